@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MPL-2.0
+//! GStreamer glue shared by the neural-media plugins.
+//!
+//! * [`init_logging`] routes the core library's `tracing` events into the `neuralmedia` debug
+//!   category, so `GST_DEBUG=neuralmedia:6` shows them next to the elements' own logs.
+//! * [`ExecutionProvider`] is the `execution-provider` enum property type.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use gst::glib;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+/// Debug category that receives the core library's log events.
+pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "neuralmedia",
+        gst::DebugColorFlags::empty(),
+        Some("neural-media core library (ONNX Runtime, models)"),
+    )
+});
+
+/// Execution provider property type, shared by every element that runs a model.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstNeuralExecutionProvider")]
+pub enum ExecutionProvider {
+    #[default]
+    #[enum_value(name = "Auto: CUDA when available, else CPU", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu = 1,
+    #[enum_value(name = "CUDA (falls back to CPU with a warning)", nick = "cuda")]
+    Cuda = 2,
+    #[enum_value(name = "TensorRT, then CUDA, then CPU", nick = "tensorrt")]
+    TensorRt = 3,
+}
+
+impl From<ExecutionProvider> for neural_media::runtime::ExecutionProvider {
+    fn from(p: ExecutionProvider) -> Self {
+        use neural_media::runtime::ExecutionProvider as Core;
+        match p {
+            ExecutionProvider::Auto => Core::Auto,
+            ExecutionProvider::Cpu => Core::Cpu,
+            ExecutionProvider::Cuda => Core::Cuda,
+            ExecutionProvider::TensorRt => Core::TensorRt,
+        }
+    }
+}
+
+/// Maps a core error raised while starting an element (loading models) to an error message:
+/// configuration and model problems are `OpenRead`/`Settings`, the rest `Failed`.
+pub fn start_error(err: &neural_media::Error) -> gst::ErrorMessage {
+    use neural_media::Error;
+    match err {
+        Error::Model { .. } | Error::Runtime { .. } => {
+            gst::error_msg!(gst::ResourceError::OpenRead, ["{}", err])
+        }
+        Error::Config { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{}", err]),
+        Error::InvalidInput(_) => gst::error_msg!(gst::LibraryError::Settings, ["{}", err]),
+        Error::Inference(_) | Error::Phonemizer(_) => {
+            gst::error_msg!(gst::LibraryError::Init, ["{}", err])
+        }
+    }
+}
+
+struct GstLayer;
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: String,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.rest, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            let _ = write!(self.rest, " {}={value}", field.name());
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for GstLayer {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        CAT.threshold() >= level(metadata.level())
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        CAT.log(
+            None::<&glib::Object>,
+            level(meta.level()),
+            glib::GStr::from_str_until_nul(meta.file().unwrap_or("?\0")).unwrap_or_default(),
+            meta.module_path().unwrap_or("?"),
+            meta.line().unwrap_or(0),
+            format_args!("{}:{}{}", meta.target(), fields.message, fields.rest),
+        );
+    }
+}
+
+fn level(level: &tracing::Level) -> gst::DebugLevel {
+    match *level {
+        tracing::Level::ERROR => gst::DebugLevel::Error,
+        tracing::Level::WARN => gst::DebugLevel::Warning,
+        tracing::Level::INFO => gst::DebugLevel::Info,
+        tracing::Level::DEBUG => gst::DebugLevel::Debug,
+        tracing::Level::TRACE => gst::DebugLevel::Trace,
+    }
+}
+
+/// Installs the tracing → GStreamer bridge as the global `tracing` subscriber, unless the host
+/// application installed one of its own (then its subscriber keeps the events).
+pub fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        LazyLock::force(&CAT);
+        let subscriber = tracing_subscriber::registry().with(GstLayer);
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#![allow(clippy::non_send_fields_in_send_ty, unused_doc_comments)]
+//! Neural text-to-speech elements: Piper VITS voices on ONNX Runtime, phonemized by espeak-ng.
+//!
+//! This plugin links libespeak-ng and is therefore GPL-3.0-or-later.
+
+use gst::glib;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    neural_media_gst::init_logging();
+    let _ = plugin;
+    Ok(())
+}
+
+gst::plugin_define!(
+    neuraltts,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "GPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);
