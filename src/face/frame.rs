@@ -1,0 +1,706 @@
+// SPDX-License-Identifier: MPL-2.0
+//! A borrowed view of one video frame, and the one resampling pass that turns a region of it into
+//! a model's input tensor.
+//!
+//! # Resampling
+//!
+//! [`Frame::write_tensor`] reads an integer [`Region`] of the frame (which may extend past the
+//! frame: pixels outside it read as 0 in every channel, i.e. black) and resizes it to the tensor
+//! size with **bilinear interpolation on half-pixel centres**, independently per axis. For a region
+//! of `S` pixels starting at `origin` resized to `D` samples, output sample `d` reads
+//!
+//! ```text
+//! src = clamp((d + 0.5) * S / D - 0.5, 0, S - 1)        (computed in f64)
+//! i0  = floor(src),  i1 = min(i0 + 1, S - 1),  t = src - i0
+//! value = (1 - t) * pixel(origin + i0) + t * pixel(origin + i1)
+//! ```
+//!
+//! and the 2-D value is `(1 - ty) * row(i0) + ty * row(i1)`, each row blended along x first. The
+//! tensor value is then `value * scale + offset`. Clamping to the region's edge (not to the frame's)
+//! means a region resampled on its own, as `scripts/face_reference.py` does, gives the same result.
+//!
+//! # Colour
+//!
+//! * Packed RGB formats give R, G, B directly; **gray** is `0.299 R + 0.587 G + 0.114 B` per source
+//!   pixel (before interpolation).
+//! * I420 / NV12 give gray from the **Y plane** alone (no colour conversion; limited-range Y is
+//!   expanded to 0–255 as `(Y - 16) * 255 / 219`, clamped) and RGB through the frame's
+//!   [`YuvMatrix`] (BT.601 by default). Chroma is read at `(x / 2, y / 2)` (nearest, no chroma
+//!   interpolation).
+//!
+//! No full-frame conversion ever happens: each output sample reads its four source pixels.
+
+use crate::error::{Error, Result};
+
+/// Layout of the pixels of a [`Frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// Packed 24-bit R, G, B.
+    Rgb,
+    /// Packed 24-bit B, G, R.
+    Bgr,
+    /// Packed 32-bit R, G, B, unused.
+    Rgbx,
+    /// Packed 32-bit B, G, R, unused.
+    Bgrx,
+    /// Packed 32-bit unused, R, G, B.
+    Xrgb,
+    /// Packed 32-bit unused, B, G, R.
+    Xbgr,
+    /// Packed 32-bit R, G, B, alpha (alpha ignored).
+    Rgba,
+    /// Packed 32-bit B, G, R, alpha (alpha ignored).
+    Bgra,
+    /// Packed 32-bit alpha, R, G, B (alpha ignored).
+    Argb,
+    /// Packed 32-bit alpha, B, G, R (alpha ignored).
+    Abgr,
+    /// Planar 4:2:0: Y, then U and V at half resolution.
+    I420,
+    /// Semi-planar 4:2:0: Y, then interleaved U, V at half resolution.
+    Nv12,
+}
+
+impl PixelFormat {
+    /// For packed formats: bytes per pixel and the byte offsets of R, G and B.
+    fn packed_layout(self) -> Option<(usize, [usize; 3])> {
+        Some(match self {
+            PixelFormat::Rgb => (3, [0, 1, 2]),
+            PixelFormat::Bgr => (3, [2, 1, 0]),
+            PixelFormat::Rgbx | PixelFormat::Rgba => (4, [0, 1, 2]),
+            PixelFormat::Bgrx | PixelFormat::Bgra => (4, [2, 1, 0]),
+            PixelFormat::Xrgb | PixelFormat::Argb => (4, [1, 2, 3]),
+            PixelFormat::Xbgr | PixelFormat::Abgr => (4, [3, 2, 1]),
+            PixelFormat::I420 | PixelFormat::Nv12 => return None,
+        })
+    }
+
+    /// True for I420 and NV12.
+    pub fn is_yuv(self) -> bool {
+        self.packed_layout().is_none()
+    }
+}
+
+/// YUV → RGB matrix of a YUV frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum YuvMatrix {
+    /// ITU-R BT.601 (SD).
+    #[default]
+    Bt601,
+    /// ITU-R BT.709 (HD).
+    Bt709,
+}
+
+impl YuvMatrix {
+    /// `(Kr, Kb)`.
+    fn coefficients(self) -> (f32, f32) {
+        match self {
+            YuvMatrix::Bt601 => (0.299, 0.114),
+            YuvMatrix::Bt709 => (0.2126, 0.0722),
+        }
+    }
+}
+
+/// A borrowed, validated view of one frame. Cheap to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    format: PixelFormat,
+    width: usize,
+    height: usize,
+    planes: [&'a [u8]; 3],
+    strides: [usize; 3],
+    matrix: YuvMatrix,
+    full_range: bool,
+}
+
+fn check_plane(
+    name: &str,
+    data: &[u8],
+    stride: usize,
+    row_bytes: usize,
+    rows: usize,
+) -> Result<()> {
+    if stride < row_bytes {
+        return Err(Error::InvalidInput(format!(
+            "{name} plane stride {stride} is smaller than a row ({row_bytes} bytes)"
+        )));
+    }
+    let needed = stride
+        .checked_mul(rows.saturating_sub(1))
+        .and_then(|n| n.checked_add(row_bytes))
+        .ok_or_else(|| Error::InvalidInput(format!("{name} plane size overflows")))?;
+    if data.len() < needed {
+        return Err(Error::InvalidInput(format!(
+            "{name} plane has {} bytes, {needed} needed",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_size(width: usize, height: usize) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::InvalidInput(format!(
+            "empty frame ({width}x{height})"
+        )));
+    }
+    Ok(())
+}
+
+impl<'a> Frame<'a> {
+    /// A packed RGB-family frame (`stride` in bytes between rows).
+    pub fn packed(
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        data: &'a [u8],
+        stride: usize,
+    ) -> Result<Frame<'a>> {
+        check_size(width, height)?;
+        let Some((bpp, _)) = format.packed_layout() else {
+            return Err(Error::InvalidInput(format!(
+                "{format:?} is not a packed format"
+            )));
+        };
+        let row = width
+            .checked_mul(bpp)
+            .ok_or_else(|| Error::InvalidInput("frame width overflows".into()))?;
+        check_plane("packed", data, stride, row, height)?;
+        Ok(Frame {
+            format,
+            width,
+            height,
+            planes: [data, &[], &[]],
+            strides: [stride, 0, 0],
+            matrix: YuvMatrix::default(),
+            full_range: false,
+        })
+    }
+
+    /// A planar I420 frame. Chroma planes are `ceil(width / 2) × ceil(height / 2)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn i420(
+        width: usize,
+        height: usize,
+        y: &'a [u8],
+        y_stride: usize,
+        u: &'a [u8],
+        u_stride: usize,
+        v: &'a [u8],
+        v_stride: usize,
+    ) -> Result<Frame<'a>> {
+        check_size(width, height)?;
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        check_plane("Y", y, y_stride, width, height)?;
+        check_plane("U", u, u_stride, cw, ch)?;
+        check_plane("V", v, v_stride, cw, ch)?;
+        Ok(Frame {
+            format: PixelFormat::I420,
+            width,
+            height,
+            planes: [y, u, v],
+            strides: [y_stride, u_stride, v_stride],
+            matrix: YuvMatrix::default(),
+            full_range: false,
+        })
+    }
+
+    /// A semi-planar NV12 frame. The UV plane is `ceil(height / 2)` rows of `ceil(width / 2)` pairs.
+    pub fn nv12(
+        width: usize,
+        height: usize,
+        y: &'a [u8],
+        y_stride: usize,
+        uv: &'a [u8],
+        uv_stride: usize,
+    ) -> Result<Frame<'a>> {
+        check_size(width, height)?;
+        check_plane("Y", y, y_stride, width, height)?;
+        check_plane(
+            "UV",
+            uv,
+            uv_stride,
+            width.div_ceil(2) * 2,
+            height.div_ceil(2),
+        )?;
+        Ok(Frame {
+            format: PixelFormat::Nv12,
+            width,
+            height,
+            planes: [y, uv, &[]],
+            strides: [y_stride, uv_stride, 0],
+            matrix: YuvMatrix::default(),
+            full_range: false,
+        })
+    }
+
+    /// Sets the colorimetry of a YUV frame (ignored for RGB): matrix and whether Y/UV use the full
+    /// 0–255 range (default: BT.601, limited range 16–235/240).
+    pub fn with_colorimetry(mut self, matrix: YuvMatrix, full_range: bool) -> Frame<'a> {
+        self.matrix = matrix;
+        self.full_range = full_range;
+        self
+    }
+
+    /// Pixel format.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Resamples `region` into `out` as described in the [module documentation](self).
+    /// `out` must hold exactly `spec.len()` values.
+    pub fn write_tensor(&self, region: Region, spec: &TensorSpec, out: &mut [f32]) -> Result<()> {
+        if region.width == 0 || region.height == 0 || spec.width == 0 || spec.height == 0 {
+            return Err(Error::InvalidInput(format!(
+                "cannot resample a {}x{} region to {}x{}",
+                region.width, region.height, spec.width, spec.height
+            )));
+        }
+        if out.len() != spec.len() {
+            return Err(Error::InvalidInput(format!(
+                "tensor buffer holds {} values, {} needed",
+                out.len(),
+                spec.len()
+            )));
+        }
+        let cols = axis_table(region.x, region.width, spec.width, self.width);
+        let rows = axis_table(region.y, region.height, spec.height, self.height);
+        let plane = spec.width * spec.height;
+        let (scale, offset) = (spec.scale, spec.offset);
+        match spec.channels {
+            Channels::Gray => {
+                let put = |i: usize, v: [f32; 1]| out[i] = v[0] * scale + offset;
+                match self.format.packed_layout() {
+                    Some((bpp, [r, g, b])) => {
+                        let (data, stride) = (self.planes[0], self.strides[0]);
+                        resample(&cols, &rows, spec.width, put, |x, y| {
+                            let o = y * stride + x * bpp;
+                            [0.299 * f32::from(data[o + r])
+                                + 0.587 * f32::from(data[o + g])
+                                + 0.114 * f32::from(data[o + b])]
+                        })
+                    }
+                    None => {
+                        let (data, stride) = (self.planes[0], self.strides[0]);
+                        let full = self.full_range;
+                        resample(&cols, &rows, spec.width, put, |x, y| {
+                            [luma(data[y * stride + x], full)]
+                        })
+                    }
+                }
+            }
+            Channels::Rgb | Channels::Bgr => {
+                let swap = spec.channels == Channels::Bgr;
+                let nchw = spec.layout == TensorLayout::Nchw;
+                let put = |i: usize, v: [f32; 3]| {
+                    let v = if swap { [v[2], v[1], v[0]] } else { v };
+                    for (c, value) in v.into_iter().enumerate() {
+                        let at = if nchw { c * plane + i } else { i * 3 + c };
+                        out[at] = value * scale + offset;
+                    }
+                };
+                match self.format.packed_layout() {
+                    Some((bpp, [r, g, b])) => {
+                        let (data, stride) = (self.planes[0], self.strides[0]);
+                        resample(&cols, &rows, spec.width, put, |x, y| {
+                            let o = y * stride + x * bpp;
+                            [
+                                f32::from(data[o + r]),
+                                f32::from(data[o + g]),
+                                f32::from(data[o + b]),
+                            ]
+                        })
+                    }
+                    None => {
+                        let yuv = YuvReader::new(self);
+                        resample(&cols, &rows, spec.width, put, |x, y| yuv.rgb(x, y))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Y (0–255, or limited 16–235 expanded to 0–255) as f32.
+#[inline]
+fn luma(y: u8, full_range: bool) -> f32 {
+    if full_range {
+        f32::from(y)
+    } else {
+        ((f32::from(y) - 16.0) * (255.0 / 219.0)).clamp(0.0, 255.0)
+    }
+}
+
+struct YuvReader<'a> {
+    y: &'a [u8],
+    y_stride: usize,
+    /// (plane, stride, byte step between horizontal samples, offset inside a sample)
+    u: (&'a [u8], usize, usize, usize),
+    v: (&'a [u8], usize, usize, usize),
+    full_range: bool,
+    /// R = Y + cr_r·Cr; G = Y − cb_g·Cb − cr_g·Cr; B = Y + cb_b·Cb
+    cr_r: f32,
+    cb_g: f32,
+    cr_g: f32,
+    cb_b: f32,
+}
+
+impl<'a> YuvReader<'a> {
+    fn new(frame: &Frame<'a>) -> YuvReader<'a> {
+        let (u, v) = match frame.format {
+            PixelFormat::Nv12 => (
+                (frame.planes[1], frame.strides[1], 2, 0),
+                (frame.planes[1], frame.strides[1], 2, 1),
+            ),
+            _ => (
+                (frame.planes[1], frame.strides[1], 1, 0),
+                (frame.planes[2], frame.strides[2], 1, 0),
+            ),
+        };
+        let (kr, kb) = frame.matrix.coefficients();
+        let kg = 1.0 - kr - kb;
+        YuvReader {
+            y: frame.planes[0],
+            y_stride: frame.strides[0],
+            u,
+            v,
+            full_range: frame.full_range,
+            cr_r: 2.0 * (1.0 - kr),
+            cb_g: 2.0 * kb * (1.0 - kb) / kg,
+            cr_g: 2.0 * kr * (1.0 - kr) / kg,
+            cb_b: 2.0 * (1.0 - kb),
+        }
+    }
+
+    #[inline]
+    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+        let luma = luma(self.y[y * self.y_stride + x], self.full_range);
+        let (cx, cy) = (x / 2, y / 2);
+        let chroma = |(p, stride, step, off): (&[u8], usize, usize, usize)| {
+            let c = f32::from(p[cy * stride + cx * step + off]) - 128.0;
+            if self.full_range {
+                c
+            } else {
+                c * (255.0 / 224.0)
+            }
+        };
+        let (cb, cr) = (chroma(self.u), chroma(self.v));
+        [
+            (luma + self.cr_r * cr).clamp(0.0, 255.0),
+            (luma - self.cb_g * cb - self.cr_g * cr).clamp(0.0, 255.0),
+            (luma + self.cb_b * cb).clamp(0.0, 255.0),
+        ]
+    }
+}
+
+/// An integer pixel rectangle of a frame; it may extend past the frame's edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// Left column (may be negative).
+    pub x: i64,
+    /// Top row (may be negative).
+    pub y: i64,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+}
+
+impl Region {
+    /// The whole frame.
+    pub fn full(frame: &Frame<'_>) -> Region {
+        Region {
+            x: 0,
+            y: 0,
+            width: frame.width(),
+            height: frame.height(),
+        }
+    }
+}
+
+/// Channels of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channels {
+    /// One channel, luma.
+    Gray,
+    /// R, G, B.
+    Rgb,
+    /// B, G, R.
+    Bgr,
+}
+
+impl Channels {
+    /// Number of channels.
+    pub fn count(self) -> usize {
+        match self {
+            Channels::Gray => 1,
+            Channels::Rgb | Channels::Bgr => 3,
+        }
+    }
+}
+
+/// Memory layout of one image in a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TensorLayout {
+    /// Channel planes (`[C, H, W]`).
+    #[default]
+    Nchw,
+    /// Interleaved channels (`[H, W, C]`).
+    Nhwc,
+}
+
+/// What one image of a model input looks like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TensorSpec {
+    /// Width in samples.
+    pub width: usize,
+    /// Height in samples.
+    pub height: usize,
+    /// Channels and their order.
+    pub channels: Channels,
+    /// Memory layout.
+    pub layout: TensorLayout,
+    /// Multiplier applied to the 0–255 value.
+    pub scale: f32,
+    /// Added after scaling.
+    pub offset: f32,
+}
+
+impl TensorSpec {
+    /// Number of f32 values of one image.
+    pub fn len(&self) -> usize {
+        self.width * self.height * self.channels.count()
+    }
+
+    /// True when the tensor has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One output sample along an axis: source indices (None: outside the frame) and the weight of
+/// the second one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tap {
+    i0: Option<usize>,
+    i1: Option<usize>,
+    t: f32,
+}
+
+fn axis_table(origin: i64, size: usize, dst: usize, limit: usize) -> Vec<Tap> {
+    let ratio = size as f64 / dst as f64;
+    let last = (size - 1) as f64;
+    let inside = |i: usize| {
+        let abs = origin + i as i64;
+        (abs >= 0 && (abs as u64) < limit as u64).then_some(abs as usize)
+    };
+    (0..dst)
+        .map(|d| {
+            let src = ((d as f64 + 0.5) * ratio - 0.5).clamp(0.0, last);
+            let i0 = src.floor() as usize;
+            let i1 = (i0 + 1).min(size - 1);
+            Tap {
+                i0: inside(i0),
+                i1: inside(i1),
+                t: (src - i0 as f64) as f32,
+            }
+        })
+        .collect()
+}
+
+/// Bilinear resampling driver: `fetch(x, y)` reads one in-frame source pixel, `put(i, v)` stores
+/// output sample `i` (row-major over the output).
+#[inline]
+fn resample<const C: usize>(
+    cols: &[Tap],
+    rows: &[Tap],
+    width: usize,
+    mut put: impl FnMut(usize, [f32; C]),
+    fetch: impl Fn(usize, usize) -> [f32; C],
+) {
+    let get = |x: Option<usize>, y: Option<usize>| match (x, y) {
+        (Some(x), Some(y)) => fetch(x, y),
+        _ => [0.0; C],
+    };
+    for (dy, row) in rows.iter().enumerate() {
+        for (dx, col) in cols.iter().enumerate() {
+            let p00 = get(col.i0, row.i0);
+            let p01 = get(col.i1, row.i0);
+            let p10 = get(col.i0, row.i1);
+            let p11 = get(col.i1, row.i1);
+            let mut v = [0.0; C];
+            for c in 0..C {
+                let top = p00[c] + (p01[c] - p00[c]) * col.t;
+                let bottom = p10[c] + (p11[c] - p10[c]) * col.t;
+                v[c] = top + (bottom - top) * row.t;
+            }
+            put(dy * width + dx, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RGB_SPEC: TensorSpec = TensorSpec {
+        width: 2,
+        height: 2,
+        channels: Channels::Rgb,
+        layout: TensorLayout::Nchw,
+        scale: 1.0,
+        offset: 0.0,
+    };
+
+    #[test]
+    fn rejects_short_buffers_and_strides() {
+        let data = [0u8; 11];
+        assert!(Frame::packed(PixelFormat::Rgb, 2, 2, &data, 6).is_err());
+        assert!(Frame::packed(PixelFormat::Rgb, 2, 2, &data, 5).is_err());
+        assert!(Frame::packed(PixelFormat::Rgb, 2, 2, &data[..9], 6).is_err());
+        assert!(Frame::packed(PixelFormat::Rgb, 0, 2, &data, 6).is_err());
+        assert!(Frame::packed(PixelFormat::I420, 2, 2, &data, 6).is_err());
+        // A short last row is fine: the stride padding after it may be absent.
+        let data = [0u8; 10];
+        assert!(Frame::packed(PixelFormat::Rgb, 1, 2, &data, 7).is_ok());
+        let y = [0u8; 9];
+        assert!(Frame::i420(3, 3, &y, 3, &[0; 4], 2, &[0; 3], 2).is_err());
+        assert!(Frame::i420(3, 3, &y, 3, &[0; 4], 2, &[0; 4], 2).is_ok());
+        assert!(Frame::nv12(3, 3, &y, 3, &[0; 7], 4).is_err());
+        assert!(Frame::nv12(3, 3, &y, 3, &[0; 8], 4).is_ok());
+    }
+
+    #[test]
+    fn identity_resample_reads_every_format_alike() {
+        // 2x2 image: red, green / blue, white; with one byte of row padding.
+        let px = [[255u8, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]];
+        let expect: Vec<f32> = (0..3)
+            .flat_map(|c| px.iter().map(move |p| f32::from(p[c])))
+            .collect();
+        for format in [
+            PixelFormat::Rgb,
+            PixelFormat::Bgr,
+            PixelFormat::Rgbx,
+            PixelFormat::Bgrx,
+            PixelFormat::Xrgb,
+            PixelFormat::Xbgr,
+            PixelFormat::Rgba,
+            PixelFormat::Bgra,
+            PixelFormat::Argb,
+            PixelFormat::Abgr,
+        ] {
+            let (bpp, [r, g, b]) = format.packed_layout().unwrap();
+            let stride = 2 * bpp + 1;
+            let mut data = vec![7u8; stride * 2];
+            for (i, p) in px.iter().enumerate() {
+                let o = (i / 2) * stride + (i % 2) * bpp;
+                data[o + r] = p[0];
+                data[o + g] = p[1];
+                data[o + b] = p[2];
+            }
+            let frame = Frame::packed(format, 2, 2, &data, stride).unwrap();
+            let mut out = vec![0.0; 12];
+            frame
+                .write_tensor(Region::full(&frame), &RGB_SPEC, &mut out)
+                .unwrap();
+            assert_eq!(out, expect, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn bilinear_half_pixel_and_padding() {
+        // 1 row: 0, 100, 200, 44 → 2 samples: src = 0.5 and 2.5
+        let data = [0u8, 100, 200, 44];
+        let frame = Frame::nv12(4, 1, &data, 4, &[128; 4], 4).unwrap();
+        let spec = TensorSpec {
+            width: 2,
+            height: 1,
+            channels: Channels::Gray,
+            layout: TensorLayout::Nchw,
+            scale: 1.0,
+            offset: 0.0,
+        };
+        let frame = frame.with_colorimetry(YuvMatrix::Bt601, true);
+        let mut out = vec![0.0; 2];
+        frame
+            .write_tensor(Region::full(&frame), &spec, &mut out)
+            .unwrap();
+        assert_eq!(out, vec![50.0, 122.0]);
+        // Region starting one pixel left of the frame, 4 wide → 8 samples, clamped at both ends.
+        let spec8 = TensorSpec { width: 8, ..spec };
+        let mut out = vec![0.0; 8];
+        let region = Region {
+            x: -1,
+            y: 0,
+            width: 4,
+            height: 1,
+        };
+        frame.write_tensor(region, &spec8, &mut out).unwrap();
+        // src = -0.25→0 (pad 0), 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.25→3 (pixel 2 = 100)
+        let expect = [0.0, 0.0, 0.0, 25.0, 75.0, 125.0, 175.0, 200.0];
+        for (o, e) in out.iter().zip(expect) {
+            assert!((o - e).abs() < 1e-4, "{out:?}");
+        }
+        // scale/offset, and a wrong buffer size.
+        let spec = TensorSpec {
+            scale: 2.0 / 255.0,
+            offset: -1.0,
+            ..spec
+        };
+        let mut out = vec![0.0; 2];
+        frame
+            .write_tensor(Region::full(&frame), &spec, &mut out)
+            .unwrap();
+        assert!((out[0] - (50.0 * 2.0 / 255.0 - 1.0)).abs() < 1e-6);
+        assert!(
+            frame
+                .write_tensor(Region::full(&frame), &spec, &mut [0.0; 3])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn yuv_gray_is_y_and_rgb_converts() {
+        // limited-range: Y 16 → 0, 235 → 255; neutral chroma gives gray RGB.
+        let y = [16u8, 235, 126, 126];
+        let u = [128u8];
+        let v = [128u8];
+        let frame = Frame::i420(2, 2, &y, 2, &u, 1, &v, 1).unwrap();
+        let mut out = vec![0.0; 12];
+        frame
+            .write_tensor(Region::full(&frame), &RGB_SPEC, &mut out)
+            .unwrap();
+        let g = (126.0 - 16.0) * 255.0 / 219.0;
+        for c in 0..3 {
+            let plane = &out[c * 4..c * 4 + 4];
+            assert!((plane[0] - 0.0).abs() < 1e-3);
+            assert!((plane[1] - 255.0).abs() < 1e-3);
+            assert!((plane[2] - g).abs() < 1e-3);
+        }
+        // Pure red in BT.601 limited range: Y 81, U 90, V 240.
+        let frame = Frame::i420(1, 1, &[81], 1, &[90], 1, &[240], 1).unwrap();
+        let spec = TensorSpec {
+            width: 1,
+            height: 1,
+            layout: TensorLayout::Nhwc,
+            channels: Channels::Bgr,
+            ..RGB_SPEC
+        };
+        let mut out = vec![0.0; 3];
+        frame
+            .write_tensor(Region::full(&frame), &spec, &mut out)
+            .unwrap();
+        assert!(out[2] > 250.0 && out[1] < 3.0 && out[0] < 3.0, "{out:?}");
+    }
+}
