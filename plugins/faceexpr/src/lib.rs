@@ -4,9 +4,11 @@
 
 use gst::glib;
 
+mod faceoverlay;
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
-    let _ = plugin;
+    faceoverlay::register(plugin)?;
     Ok(())
 }
 

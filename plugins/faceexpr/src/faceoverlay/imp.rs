@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `faceoverlay` draws what `faceexpression` found onto packed RGB video: for every
+//! `GstVideoRegionOfInterestMeta` of type `face`, a box in a colour chosen by track id, a label
+//! `#<track> <expression> <confidence>%`, and optionally one small bar per class probability and
+//! the five landmarks. Frames without face metas pass unchanged.
+//!
+//! Properties: `line-width` (px), `show-labels`, `show-probabilities`, `show-landmarks`.
+//!
+//! ```sh
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! faceexpression ! \
+//!     videoconvert ! faceoverlay ! videoconvert ! autovideosink
+//! ```
+//! (`pipelines/annotate-video.sh` records the same to an MP4.)
+
+use std::sync::{LazyLock, Mutex};
+
+use embedded_graphics::mono_font::{MonoFont, MonoTextStyleBuilder, ascii};
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::{Circle, PrimitiveStyle, Rectangle};
+use embedded_graphics::text::{Baseline, Text};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use super::canvas::{Canvas, Layout};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "faceoverlay",
+        gst::DebugColorFlags::empty(),
+        Some("Face expression overlay"),
+    )
+});
+
+const DEFAULT_LINE_WIDTH: u32 = 2;
+const DEFAULT_SHOW_LABELS: bool = true;
+const DEFAULT_SHOW_PROBABILITIES: bool = false;
+const DEFAULT_SHOW_LANDMARKS: bool = false;
+
+/// Width in pixels of a full (probability 1.0) bar.
+const BAR_WIDTH: u32 = 60;
+
+const PALETTE: [Rgb888; 8] = [
+    Rgb888::new(0x2e, 0xcc, 0x71),
+    Rgb888::new(0x34, 0x98, 0xdb),
+    Rgb888::new(0xf1, 0xc4, 0x0f),
+    Rgb888::new(0xe7, 0x4c, 0x3c),
+    Rgb888::new(0x9b, 0x59, 0xb6),
+    Rgb888::new(0x1a, 0xbc, 0x9c),
+    Rgb888::new(0xe6, 0x7e, 0x22),
+    Rgb888::new(0xec, 0xf0, 0xf1),
+];
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    line_width: u32,
+    show_labels: bool,
+    show_probabilities: bool,
+    show_landmarks: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            line_width: DEFAULT_LINE_WIDTH,
+            show_labels: DEFAULT_SHOW_LABELS,
+            show_probabilities: DEFAULT_SHOW_PROBABILITIES,
+            show_landmarks: DEFAULT_SHOW_LANDMARKS,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct FaceOverlay {
+    settings: Mutex<Settings>,
+}
+
+/// What is drawn for one face, read from its ROI meta.
+#[derive(Debug, Default)]
+struct Face {
+    rect: (u32, u32, u32, u32),
+    id: i32,
+    label: Option<String>,
+    confidence: Option<f64>,
+    probabilities: Vec<(String, f64)>,
+    landmarks: Vec<(f64, f64)>,
+}
+
+impl Face {
+    fn from_meta(meta: &gst_video::VideoRegionOfInterestMeta) -> Face {
+        let mut face = Face {
+            rect: meta.rect(),
+            id: meta.id(),
+            ..Default::default()
+        };
+        if let Some(expr) = meta.param("expression") {
+            face.label = expr.get::<String>("label").ok();
+            face.confidence = expr.get::<f64>("confidence").ok();
+        }
+        if let Some(probs) = meta.param("probabilities") {
+            face.probabilities = probs
+                .iter()
+                .filter_map(|(name, value)| Some((name.to_string(), value.get::<f64>().ok()?)))
+                .collect();
+        }
+        if let Some(lm) = meta.param("landmarks") {
+            face.landmarks = (0..5)
+                .filter_map(|k| {
+                    Some((
+                        lm.get::<f64>(format!("x{k}")).ok()?,
+                        lm.get::<f64>(format!("y{k}")).ok()?,
+                    ))
+                })
+                .collect();
+        }
+        face
+    }
+
+    fn caption(&self) -> String {
+        match (&self.label, self.confidence) {
+            (Some(label), Some(c)) => format!("#{} {} {:.0}%", self.id, label, c * 100.0),
+            (Some(label), None) => format!("#{} {}", self.id, label),
+            _ => format!("#{}", self.id),
+        }
+    }
+}
+
+fn layout(format: gst_video::VideoFormat) -> Option<Layout> {
+    use gst_video::VideoFormat as F;
+    let (bytes_per_pixel, r, g, b) = match format {
+        F::Rgb => (3, 0, 1, 2),
+        F::Bgr => (3, 2, 1, 0),
+        F::Rgbx | F::Rgba => (4, 0, 1, 2),
+        F::Bgrx | F::Bgra => (4, 2, 1, 0),
+        F::Xrgb | F::Argb => (4, 1, 2, 3),
+        F::Xbgr | F::Abgr => (4, 3, 2, 1),
+        _ => return None,
+    };
+    Some(Layout {
+        bytes_per_pixel,
+        r,
+        g,
+        b,
+    })
+}
+
+fn font_for(height: u32) -> &'static MonoFont<'static> {
+    match height {
+        0..400 => &ascii::FONT_6X10,
+        400..900 => &ascii::FONT_9X15,
+        _ => &ascii::FONT_10X20,
+    }
+}
+
+fn draw_face<D: DrawTarget<Color = Rgb888>>(
+    target: &mut D,
+    face: &Face,
+    settings: &Settings,
+    font: &MonoFont<'_>,
+) -> Result<(), D::Error> {
+    let colour = PALETTE[face.id.unsigned_abs() as usize % PALETTE.len()];
+    let (x, y, w, h) = face.rect;
+    let (x, y) = (
+        i32::try_from(x).unwrap_or(i32::MAX),
+        i32::try_from(y).unwrap_or(i32::MAX),
+    );
+    Rectangle::new(Point::new(x, y), Size::new(w, h))
+        .into_styled(PrimitiveStyle::with_stroke(colour, settings.line_width))
+        .draw(target)?;
+
+    let line_height = font.character_size.height as i32 + 2;
+    if settings.show_labels {
+        let style = MonoTextStyleBuilder::new()
+            .font(font)
+            .text_color(Rgb888::BLACK)
+            .background_color(colour)
+            .build();
+        // Above the box, or inside it when the box touches the top edge.
+        let top = if y >= line_height {
+            y - line_height
+        } else {
+            y + settings.line_width as i32
+        };
+        Text::with_baseline(&face.caption(), Point::new(x, top), style, Baseline::Top)
+            .draw(target)?;
+    }
+
+    if settings.show_probabilities {
+        let text = MonoTextStyleBuilder::new()
+            .font(font)
+            .text_color(Rgb888::WHITE)
+            .background_color(Rgb888::BLACK)
+            .build();
+        let label_width = 4 * font.character_size.width as i32;
+        for (row, (name, p)) in face.probabilities.iter().enumerate() {
+            let top = y + h as i32 + 2 + row as i32 * line_height;
+            let short: String = name.chars().take(3).collect();
+            Text::with_baseline(&short, Point::new(x, top), text, Baseline::Top).draw(target)?;
+            let origin = Point::new(x + label_width, top + 1);
+            let bar_height = font.character_size.height.saturating_sub(2).max(1);
+            Rectangle::new(origin, Size::new(BAR_WIDTH, bar_height))
+                .into_styled(PrimitiveStyle::with_fill(Rgb888::new(40, 40, 40)))
+                .draw(target)?;
+            let filled = (p.clamp(0.0, 1.0) * BAR_WIDTH as f64).round() as u32;
+            Rectangle::new(origin, Size::new(filled, bar_height))
+                .into_styled(PrimitiveStyle::with_fill(colour))
+                .draw(target)?;
+        }
+    }
+
+    if settings.show_landmarks {
+        let diameter = (w / 25).clamp(3, 9);
+        for &(lx, ly) in &face.landmarks {
+            Circle::with_center(Point::new(lx.round() as i32, ly.round() as i32), diameter)
+                .into_styled(PrimitiveStyle::with_fill(colour))
+                .draw(target)?;
+        }
+    }
+    Ok(())
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceOverlay {
+    const NAME: &'static str = "GstFaceOverlay";
+    type Type = super::FaceOverlay;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for FaceOverlay {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecUInt::builder("line-width")
+                    .nick("Line width")
+                    .blurb("Width of the face box outline, in pixels")
+                    .minimum(1)
+                    .maximum(32)
+                    .default_value(DEFAULT_LINE_WIDTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("show-labels")
+                    .nick("Show labels")
+                    .blurb("Write '#<track> <expression> <confidence>%' above each face")
+                    .default_value(DEFAULT_SHOW_LABELS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("show-probabilities")
+                    .nick("Show probabilities")
+                    .blurb("Draw one bar per expression class below each face")
+                    .default_value(DEFAULT_SHOW_PROBABILITIES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("show-landmarks")
+                    .nick("Show landmarks")
+                    .blurb("Draw the five facial landmarks (eyes, nose, mouth corners)")
+                    .default_value(DEFAULT_SHOW_LANDMARKS)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "line-width" => settings.line_width = value.get().expect("type checked upstream"),
+            "show-labels" => settings.show_labels = value.get().expect("type checked upstream"),
+            "show-probabilities" => {
+                settings.show_probabilities = value.get().expect("type checked upstream")
+            }
+            "show-landmarks" => {
+                settings.show_landmarks = value.get().expect("type checked upstream")
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "line-width" => settings.line_width.to_value(),
+            "show-labels" => settings.show_labels.to_value(),
+            "show-probabilities" => settings.show_probabilities.to_value(),
+            "show-landmarks" => settings.show_landmarks.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceOverlay {}
+
+impl ElementImpl for FaceOverlay {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face expression overlay",
+                "Filter/Effect/Video",
+                "Draws face boxes, track ids, expressions and probabilities from face ROI metas",
+                "neural-media developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            use gst_video::VideoFormat as F;
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list([
+                    F::Rgb,
+                    F::Bgr,
+                    F::Rgbx,
+                    F::Bgrx,
+                    F::Xrgb,
+                    F::Xbgr,
+                    F::Rgba,
+                    F::Bgra,
+                    F::Argb,
+                    F::Abgr,
+                ])
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceOverlay {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+}
+
+impl VideoFilterImpl for FaceOverlay {
+    fn transform_frame_ip(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let faces: Vec<Face> = frame
+            .buffer()
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .filter(|meta| meta.roi_type() == "face")
+            .map(|meta| Face::from_meta(&meta))
+            .collect();
+        if faces.is_empty() {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let settings = *self.settings.lock().unwrap();
+        let (width, height) = (frame.width(), frame.height());
+        let Some(layout) = layout(frame.format()) else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ["unsupported format {:?}", frame.format()]
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let stride =
+            usize::try_from(frame.plane_stride()[0]).map_err(|_| gst::FlowError::NotSupported)?;
+        let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+        let Some(mut canvas) = Canvas::new(data, width, height, stride, layout) else {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ["frame smaller than its caps say"]
+            );
+            return Err(gst::FlowError::Error);
+        };
+        let font = font_for(height);
+        for face in &faces {
+            let _ = draw_face(&mut canvas, face, &settings, font);
+        }
+        gst::trace!(CAT, imp = self, "drew {} faces", faces.len());
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

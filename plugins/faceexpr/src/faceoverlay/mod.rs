@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MPL-2.0
+use gst::glib;
+use gst::prelude::*;
+
+mod canvas;
+mod imp;
+
+glib::wrapper! {
+    pub struct FaceOverlay(ObjectSubclass<imp::FaceOverlay>) @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "faceoverlay",
+        gst::Rank::NONE,
+        FaceOverlay::static_type(),
+    )
+}
