@@ -1,2 +1,500 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Piper VITS voices: text front end and synthesis.
+//!
+//! The pipeline, one stage per module:
+//! [`text`] (normalise, split into sentences and clauses) → a [`Phonemizer`] (espeak-ng, supplied
+//! by the caller: the core does not link GPL code) → [`ids`] (phonemes to model ids, pure) →
+//! [`synth`] (one ONNX Runtime run per chunk) → gain and silence here, in [`Voice`].
+//!
+//! [`Voice::synthesize`] calls back once per chunk — a sentence by default, a clause with
+//! [`Chunking::Clause`] — and stops as soon as the callback returns [`ControlFlow::Break`]: the
+//! hook a GStreamer flush or `unlock()` needs.
+//!
+//! ```no_run
+//! # use std::ops::ControlFlow;
+//! # use neural_media::tts::{Phonemizer, SynthesisConfig, Voice};
+//! # fn demo(phonemizer: &dyn Phonemizer) -> neural_media::Result<()> {
+//! let path = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE);
+//! let mut voice = Voice::load(&path, None, &Default::default())?;
+//! let config = voice.default_synthesis_config();
+//! voice.synthesize("Hello there. How are you?", &config, phonemizer, |chunk| {
+//!     // chunk.samples: f32 mono at voice.sample_rate(); chunk.stats.rtf …
+//!     ControlFlow::Continue(())
+//! })?;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod ids;
+pub mod phonemize;
+pub mod synth;
+pub mod text;
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+pub use config::VoiceConfig;
+pub use ids::PhonemeIds;
+pub use phonemize::Phonemizer;
+pub use synth::{Scales, SynthStats};
+
+use crate::error::{Error, Result};
+use crate::runtime::{ExecutionProvider, SessionOptions};
+use synth::Synthesizer;
+use text::Clause;
+
+/// What one model run (and one callback) covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Chunking {
+    /// One run per sentence, as piper does: the best prosody.
+    #[default]
+    Sentence,
+    /// One run per clause (`, : ;` too): the first audio comes sooner, at some cost in prosody.
+    Clause,
+}
+
+/// Gain policy.
+///
+/// Piper peak-normalises every sentence on its own ([`Normalize::Peak`]), so a quiet sentence is
+/// pushed up to full scale and the loudness jumps from one sentence to the next. The default here
+/// is a fixed gain ([`Normalize::Gain`] with [`DEFAULT_GAIN`]): the same factor for every chunk of
+/// every call, so the voice keeps one loudness; samples are clipped to `[-1, 1]` afterwards.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Normalize {
+    /// The model's output as is (clipped to `[-1, 1]`).
+    Off,
+    /// Piper's policy: each chunk scaled so that its peak is 1.0 (silence stays silence).
+    Peak,
+    /// The same gain for every chunk, then clipping to `[-1, 1]`.
+    Gain(f32),
+}
+
+/// Default fixed gain. Piper voices peak at about half of full scale (`en_US-joe-medium`: 0.42 to
+/// 0.55 per sentence); 1.5 brings them near piper's loudness without clipping ordinary speech.
+pub const DEFAULT_GAIN: f32 = 1.5;
+
+impl Default for Normalize {
+    fn default() -> Self {
+        Normalize::Gain(DEFAULT_GAIN)
+    }
+}
+
+/// How to synthesise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynthesisConfig {
+    /// Generator noise (0 makes the output deterministic together with `noise_w = 0`).
+    pub noise_scale: f32,
+    /// Phoneme length scale (>1 is slower).
+    pub length_scale: f32,
+    /// Phoneme width noise.
+    pub noise_w: f32,
+    /// Speaker id for multi-speaker voices (`None`: the voice's default speaker); ignored by
+    /// single-speaker voices.
+    pub speaker: Option<i64>,
+    /// Silence appended after each sentence, in seconds.
+    pub sentence_silence: f32,
+    /// Unit of synthesis and of callbacks.
+    pub chunking: Chunking,
+    /// Gain policy.
+    pub normalize: Normalize,
+}
+
+impl Default for SynthesisConfig {
+    /// Piper's defaults (use [`Voice::default_synthesis_config`] for a voice's own).
+    fn default() -> Self {
+        SynthesisConfig {
+            noise_scale: config::DEFAULT_NOISE_SCALE,
+            length_scale: config::DEFAULT_LENGTH_SCALE,
+            noise_w: config::DEFAULT_NOISE_W,
+            speaker: None,
+            sentence_silence: 0.0,
+            chunking: Chunking::default(),
+            normalize: Normalize::default(),
+        }
+    }
+}
+
+impl SynthesisConfig {
+    fn check(&self) -> Result<()> {
+        let bad = |what: &str, v: f32| Error::InvalidInput(format!("{what} is {v}"));
+        for (name, v) in [("noise_scale", self.noise_scale), ("noise_w", self.noise_w)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(bad(name, v));
+            }
+        }
+        if !self.length_scale.is_finite() || self.length_scale <= 0.0 {
+            return Err(bad("length_scale", self.length_scale));
+        }
+        if !self.sentence_silence.is_finite() || self.sentence_silence < 0.0 {
+            return Err(bad("sentence_silence", self.sentence_silence));
+        }
+        if let Normalize::Gain(g) = self.normalize
+            && (!g.is_finite() || g < 0.0)
+        {
+            return Err(bad("gain", g));
+        }
+        Ok(())
+    }
+
+    fn scales(&self) -> Scales {
+        Scales {
+            noise_scale: self.noise_scale,
+            length_scale: self.length_scale,
+            noise_w: self.noise_w,
+        }
+    }
+}
+
+/// The ids of one chunk, as produced by the front end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkIds {
+    /// The (normalised) text of the sentence or clause.
+    pub text: String,
+    /// The phoneme string given to the id map (clause punctuation included).
+    pub phonemes: String,
+    /// Ids and counts.
+    pub ids: PhonemeIds,
+    /// Whether the chunk ends a sentence.
+    pub sentence_end: bool,
+}
+
+/// One piece of synthesised audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// The (normalised) text of the sentence or clause.
+    pub text: String,
+    /// Mono f32 samples in `[-1, 1]` at [`Chunk::sample_rate`], sentence silence included.
+    pub samples: Vec<f32>,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Whether the chunk ends a sentence.
+    pub sentence_end: bool,
+    /// Phonemes dropped because the voice lacks them.
+    pub dropped_phonemes: usize,
+    /// Timings (audio seconds include the silence).
+    pub stats: SynthStats,
+}
+
+/// Totals of a [`Voice::synthesize`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Summary {
+    /// Chunks delivered to the callback.
+    pub chunks: usize,
+    /// Summed timings.
+    pub stats: SynthStats,
+    /// Phonemes dropped because the voice lacks them.
+    pub dropped_phonemes: usize,
+    /// Whether the callback stopped the synthesis.
+    pub stopped: bool,
+}
+
+/// Turns text into the id sequences of its chunks (the whole front end, no model needed).
+/// Chunks without any known phoneme are left out.
+pub fn text_to_ids(
+    text: &str,
+    config: &VoiceConfig,
+    phonemizer: &dyn Phonemizer,
+    chunking: Chunking,
+) -> Result<Vec<ChunkIds>> {
+    let mut out = Vec::new();
+    for group in chunk_groups(text, chunking) {
+        if let Some(chunk) = group_ids(&group.0, group.1, config, phonemizer)? {
+            out.push(chunk);
+        }
+    }
+    Ok(out)
+}
+
+/// The clause groups of each chunk, with their sentence-end flag.
+fn chunk_groups(text: &str, chunking: Chunking) -> Vec<(Vec<Clause>, bool)> {
+    let sentences = text::sentences(text);
+    match chunking {
+        Chunking::Sentence => sentences.into_iter().map(|s| (s.clauses, true)).collect(),
+        Chunking::Clause => sentences
+            .into_iter()
+            .flat_map(|s| {
+                let n = s.clauses.len();
+                s.clauses
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, c)| (vec![c], i + 1 == n))
+            })
+            .collect(),
+    }
+}
+
+fn group_ids(
+    clauses: &[Clause],
+    sentence_end: bool,
+    config: &VoiceConfig,
+    phonemizer: &dyn Phonemizer,
+) -> Result<Option<ChunkIds>> {
+    let mut phonemes = String::new();
+    for clause in clauses {
+        let raw = phonemizer.phonemize(&config.espeak_voice, &clause.text)?;
+        phonemes.push_str(&ids::clause_phonemes(&raw, clause.terminator));
+    }
+    let ids = ids::phonemes_to_ids(&phonemes, config);
+    if ids.mapped == 0 {
+        return Ok(None);
+    }
+    Ok(Some(ChunkIds {
+        text: text::join_clauses(clauses),
+        phonemes,
+        ids,
+        sentence_end,
+    }))
+}
+
+fn apply_gain(samples: &mut [f32], normalize: Normalize) {
+    let gain = match normalize {
+        Normalize::Off => 1.0,
+        Normalize::Gain(g) => g,
+        Normalize::Peak => {
+            let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+            if peak < 1e-8 { 0.0 } else { 1.0 / peak }
+        }
+    };
+    for s in samples.iter_mut() {
+        *s = (*s * gain).clamp(-1.0, 1.0);
+    }
+}
+
+/// A Piper voice: its configuration and its loaded model.
+#[derive(Debug)]
+pub struct Voice {
+    config: VoiceConfig,
+    synth: Synthesizer,
+    model_path: PathBuf,
+}
+
+impl Voice {
+    /// Loads a voice: the model, and its configuration from `config_path` (default: the model
+    /// path with `.json` appended, piper's convention). Errors name the file at fault.
+    pub fn load(
+        model_path: &Path,
+        config_path: Option<&Path>,
+        options: &SessionOptions,
+    ) -> Result<Voice> {
+        let default_config;
+        let config_path = match config_path {
+            Some(p) => p,
+            None => {
+                let mut p = model_path.as_os_str().to_owned();
+                p.push(".json");
+                default_config = PathBuf::from(p);
+                &default_config
+            }
+        };
+        let config = VoiceConfig::load(config_path)?;
+        let synth =
+            Synthesizer::load(model_path, config.sample_rate, config.num_speakers, options)?;
+        tracing::info!(
+            model = %model_path.display(),
+            espeak_voice = %config.espeak_voice,
+            sample_rate = config.sample_rate,
+            speakers = config.num_speakers,
+            "voice loaded"
+        );
+        Ok(Voice {
+            config,
+            synth,
+            model_path: model_path.to_path_buf(),
+        })
+    }
+
+    /// The voice configuration.
+    pub fn config(&self) -> &VoiceConfig {
+        &self.config
+    }
+
+    /// The model file.
+    pub fn model_path(&self) -> &Path {
+        &self.model_path
+    }
+
+    /// Output sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.config.sample_rate
+    }
+
+    /// The execution provider in use.
+    pub fn provider(&self) -> ExecutionProvider {
+        self.synth.provider()
+    }
+
+    /// A synthesis configuration with the voice's own inference defaults.
+    pub fn default_synthesis_config(&self) -> SynthesisConfig {
+        let inference = self.config.inference;
+        SynthesisConfig {
+            noise_scale: inference.noise_scale,
+            length_scale: inference.length_scale,
+            noise_w: inference.noise_w,
+            ..SynthesisConfig::default()
+        }
+    }
+
+    /// Synthesises `text`, calling `on_chunk` once per chunk (see [`Chunking`]) as soon as it is
+    /// ready. Returning [`ControlFlow::Break`] stops before the next chunk is phonemised or
+    /// synthesised. Text without anything to say gives no chunk and no error.
+    pub fn synthesize<F>(
+        &mut self,
+        text: &str,
+        config: &SynthesisConfig,
+        phonemizer: &dyn Phonemizer,
+        mut on_chunk: F,
+    ) -> Result<Summary>
+    where
+        F: FnMut(Chunk) -> ControlFlow<()>,
+    {
+        config.check()?;
+        let mut summary = Summary::default();
+        let silence = (config.sentence_silence * self.config.sample_rate as f32).round() as usize;
+        for (clauses, sentence_end) in chunk_groups(text, config.chunking) {
+            let Some(chunk_ids) = group_ids(&clauses, sentence_end, &self.config, phonemizer)?
+            else {
+                continue;
+            };
+            let (mut samples, mut stats) =
+                self.synth
+                    .run(&chunk_ids.ids.ids, config.scales(), self.speaker(config))?;
+            apply_gain(&mut samples, config.normalize);
+            if sentence_end && silence > 0 {
+                samples.resize(samples.len() + silence, 0.0);
+                stats = SynthStats::new(
+                    stats.infer_seconds,
+                    samples.len() as f64 / f64::from(self.config.sample_rate),
+                );
+            }
+            if chunk_ids.ids.dropped > 0 {
+                tracing::warn!(
+                    dropped = chunk_ids.ids.dropped,
+                    text = %chunk_ids.text,
+                    "phonemes missing from the voice were dropped"
+                );
+            }
+            summary.chunks += 1;
+            summary.stats.add(&stats);
+            summary.dropped_phonemes += chunk_ids.ids.dropped;
+            let chunk = Chunk {
+                text: chunk_ids.text,
+                samples,
+                sample_rate: self.config.sample_rate,
+                sentence_end,
+                dropped_phonemes: chunk_ids.ids.dropped,
+                stats,
+            };
+            if on_chunk(chunk).is_break() {
+                summary.stopped = true;
+                break;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Synthesises one id sequence (no sentence silence), applying the configured gain. Ids must
+    /// be within the voice's id map.
+    pub fn synthesize_ids(&mut self, ids: &[i64], config: &SynthesisConfig) -> Result<Vec<f32>> {
+        config.check()?;
+        let count = self.config.id_count();
+        if let Some(bad) = ids.iter().find(|&&id| !(0..count).contains(&id)) {
+            return Err(Error::InvalidInput(format!(
+                "phoneme id {bad} outside the voice's range 0..{count}"
+            )));
+        }
+        let (mut samples, _) = self.synth.run(ids, config.scales(), self.speaker(config))?;
+        apply_gain(&mut samples, config.normalize);
+        Ok(samples)
+    }
+
+    fn speaker(&self, config: &SynthesisConfig) -> Option<i64> {
+        self.config
+            .multi_speaker()
+            .then(|| config.speaker.unwrap_or(self.config.default_speaker_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gain_policies() {
+        let mut s = vec![0.25, -0.5, 0.1];
+        apply_gain(&mut s, Normalize::Peak);
+        assert_eq!(s, vec![0.5, -1.0, 0.2]);
+        let mut s = vec![0.25, -0.9];
+        apply_gain(&mut s, Normalize::Gain(2.0));
+        assert_eq!(s, vec![0.5, -1.0]);
+        let mut s = vec![0.0; 4];
+        apply_gain(&mut s, Normalize::Peak);
+        assert_eq!(s, vec![0.0; 4]);
+        let mut s = vec![1.5, 0.5];
+        apply_gain(&mut s, Normalize::Off);
+        assert_eq!(s, vec![1.0, 0.5]);
+    }
+
+    #[test]
+    fn config_checks() {
+        assert!(SynthesisConfig::default().check().is_ok());
+        for bad in [
+            SynthesisConfig {
+                length_scale: 0.0,
+                ..Default::default()
+            },
+            SynthesisConfig {
+                noise_scale: f32::NAN,
+                ..Default::default()
+            },
+            SynthesisConfig {
+                sentence_silence: -1.0,
+                ..Default::default()
+            },
+            SynthesisConfig {
+                normalize: Normalize::Gain(f32::INFINITY),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+
+    struct Letters;
+    impl Phonemizer for Letters {
+        fn phonemize(&self, _voice: &str, text: &str) -> Result<String> {
+            Ok(text
+                .chars()
+                .filter(|c| c.is_alphabetic() || *c == ' ')
+                .collect())
+        }
+    }
+
+    #[test]
+    fn front_end_chunks() {
+        let config = VoiceConfig::parse(
+            r#"{"audio": {"sample_rate": 22050}, "espeak": {"voice": "x"},
+                "phoneme_id_map": {"_": [0], "^": [1], "$": [2], " ": [3], "a": [4],
+                                   ",": [5], ".": [6], "?": [7]}}"#,
+        )
+        .unwrap();
+        let by_sentence = text_to_ids("a, a? a", &config, &Letters, Chunking::Sentence).unwrap();
+        assert_eq!(by_sentence.len(), 2);
+        assert_eq!(by_sentence[0].phonemes, "a, a?");
+        assert_eq!(
+            by_sentence[0].ids.ids,
+            vec![1, 0, 4, 0, 5, 0, 3, 0, 4, 0, 7, 0, 2]
+        );
+        assert_eq!(by_sentence[1].text, "a");
+        let by_clause = text_to_ids("a, a? a", &config, &Letters, Chunking::Clause).unwrap();
+        let flags: Vec<_> = by_clause
+            .iter()
+            .map(|c| (c.text.as_str(), c.sentence_end))
+            .collect();
+        assert_eq!(flags, vec![("a,", false), ("a?", true), ("a", true)]);
+        assert!(
+            text_to_ids("...", &config, &Letters, Chunking::Sentence)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
