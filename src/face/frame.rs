@@ -429,8 +429,9 @@ impl Region {
     }
 }
 
-/// Channels of a tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Channels of a tensor (`"gray"`, `"rgb"`, `"bgr"` in descriptors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Channels {
     /// One channel, luma.
     Gray,
@@ -450,8 +451,11 @@ impl Channels {
     }
 }
 
-/// Memory layout of one image in a tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Memory layout of one image in a tensor (`"nchw"`, `"nhwc"` in descriptors).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum TensorLayout {
     /// Channel planes (`[C, H, W]`).
     #[default]
