@@ -143,7 +143,7 @@ pub fn decode(
     let stride = STRIDE as f32;
     let mut out = Vec::new();
     for (cell, &score) in heat.iter().enumerate() {
-        if !(score > threshold) {
+        if score.is_nan() || score <= threshold {
             continue;
         }
         let (i, j) = (cell / cols, cell % cols);
@@ -215,7 +215,7 @@ impl FaceDetector {
             Some([_, c, h, w]) if *c == 3 || *c < 0 => {
                 if *h > 0 && *w > 0 {
                     let (h, w) = (*h as usize, *w as usize);
-                    if h % SIZE_MULTIPLE != 0 || w % SIZE_MULTIPLE != 0 {
+                    if !h.is_multiple_of(SIZE_MULTIPLE) || !w.is_multiple_of(SIZE_MULTIPLE) {
                         return Err(Error::model(
                             path,
                             format!("fixed input size {w}x{h} is not a multiple of 32"),

@@ -367,9 +367,9 @@ mod tests {
     /// Deterministic noisy sequence: class `truth` usually wins, but every other frame a wrong
     /// class leads by a little.
     fn noisy(truth: usize, frame: usize) -> Vec<f32> {
-        let mut p = vec![0.05; 4];
+        let mut p = [0.05; 4];
         let wrong = (truth + 1 + frame % 3) % 4;
-        if frame % 2 == 0 {
+        if frame.is_multiple_of(2) {
             p[truth] = 0.6;
             p[wrong] = 0.25;
         } else {
