@@ -38,6 +38,8 @@ pub use ids::PhonemeIds;
 pub use phonemize::Phonemizer;
 pub use synth::{Scales, SynthStats};
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, SessionOptions};
 use synth::Synthesizer;
@@ -150,7 +152,7 @@ impl SynthesisConfig {
 pub struct ChunkIds {
     /// The (normalised) text of the sentence or clause.
     pub text: String,
-    /// The phoneme string given to the id map (clause punctuation included).
+    /// The phoneme string given to the id map, after NFD (clause punctuation included).
     pub phonemes: String,
     /// Ids and counts.
     pub ids: PhonemeIds,
@@ -234,6 +236,7 @@ fn group_ids(
         let raw = phonemizer.phonemize(&config.espeak_voice, &clause.text)?;
         phonemes.push_str(&ids::clause_phonemes(&raw, clause.terminator));
     }
+    let phonemes: String = phonemes.nfd().collect();
     let ids = ids::phonemes_to_ids(&phonemes, config);
     if ids.mapped == 0 {
         return Ok(None);
