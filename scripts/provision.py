@@ -9,7 +9,7 @@ Nothing is fetched from a model hub or GitHub. Idempotent: what is present and v
 
 Usage: provision.py [--data-dir DIR] [--gpu]
   --gpu   also fetch the CUDA build of ONNX Runtime (onnxruntime-gpu wheel) into DIR/lib-gpu/;
-          use it with ORT_DYLIB_PATH=DIR/lib-gpu/libonnxruntime.so.<version> (needs CUDA 12/13 +
+          use it with ORT_DYLIB_PATH=DIR/lib-gpu/libonnxruntime.so.<version> (needs CUDA 12 +
           cuDNN 9 at run time).
 """
 
@@ -75,7 +75,7 @@ def extract(pkg: dict, archive: Path, data: Path) -> None:
             if got != item["sha256"]:
                 tmp.unlink()
                 fail(f"{item['member']} in {archive.name}: sha256 {got} != {item['sha256']}")
-            if item.get("executable") or item["dest"].startswith("lib"):
+            if item["dest"].startswith("lib"):
                 tmp.chmod(0o755)
             tmp.replace(dest)
             print(f"provision: {item['dest']}")
