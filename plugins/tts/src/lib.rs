@@ -6,9 +6,13 @@
 
 use gst::glib;
 
+mod neuralttssrc;
+mod phonemizer;
+mod settings;
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
-    let _ = plugin;
+    neuralttssrc::register(plugin)?;
     Ok(())
 }
 

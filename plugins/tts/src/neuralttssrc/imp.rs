@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//! `neuralttssrc` speaks text with a neural (Piper VITS) voice, sentence by sentence.
+//!
+//! The text comes from the `text` property, a UTF-8 file (`location`), and the `push-text` action
+//! signal (append text while PLAYING). Each sentence is synthesised just before it is needed, so
+//! the first buffer leaves as soon as the first sentence is ready, memory stays bounded for long
+//! texts, and `unlock()`/flushing stops between sentences (or clauses with `chunking=clause`).
+//!
+//! Output: mono `S16LE` or `F32LE` at the voice's rate, PTS/duration/offsets contiguous from 0,
+//! EOS after the last sentence. With `is-live=true` the source runs against the clock, never ends
+//! on its own and sends silence while it has nothing to say, so mixers and sinks keep running;
+//! speech that arrives late (synthesis takes time) starts at the current running time with
+//! DISCONT. For each chunk it speaks, it posts an element message `neuraltts-sentence` with
+//! `text`, `pts`, `duration` (ns) and `rtf`, so captions can be highlighted in time.
+//!
+//! ```sh
+//! gst-launch-1.0 neuralttssrc text="Hello world. How are you?" ! audioconvert ! wavenc ! filesink location=hello.wav
+//! ```
+//! (`pipelines/speak-text.sh` does the same from a text file.)
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::base_src::CreateSuccess;
+use gst_base::subclass::prelude::*;
+use neural_media::tts::{Chunk, Voice, text};
+
+use crate::phonemizer::Espeak;
+use crate::settings::{VoiceSettings, audio_caps, encode};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "neuralttssrc",
+        gst::DebugColorFlags::empty(),
+        Some("Neural TTS source"),
+    )
+});
+
+const DEFAULT_IS_LIVE: bool = false;
+/// Length of the silence buffers sent while a live source is idle; also its latency.
+const IDLE_BLOCK: gst::ClockTime = gst::ClockTime::from_mseconds(50);
+
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    voice: VoiceSettings,
+    text: Option<String>,
+    location: Option<String>,
+    is_live: bool,
+}
+
+struct State {
+    voice: Voice,
+    format: gst_audio::AudioFormat,
+    /// Sentences waiting to be spoken.
+    pending: VecDeque<String>,
+    /// Synthesised chunks not pushed yet (several per sentence with `chunking=clause`).
+    ready: VecDeque<Chunk>,
+    /// Samples produced so far: the next buffer's offset.
+    position: u64,
+    discont: bool,
+}
+
+#[derive(Default)]
+pub struct NeuralTtsSrc {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// Text from `push-text`, taken by the streaming thread (never blocked by synthesis).
+    incoming: Mutex<VecDeque<String>>,
+    flushing: AtomicBool,
+}
+
+impl NeuralTtsSrc {
+    fn rate(state: &State) -> u64 {
+        u64::from(state.voice.sample_rate())
+    }
+
+    fn time_of(state: &State, samples: u64) -> gst::ClockTime {
+        gst::ClockTime::SECOND
+            .mul_div_floor(samples, Self::rate(state))
+            .unwrap_or(gst::ClockTime::ZERO)
+    }
+
+    /// Live only: moves the position up to the current running time when we fell behind it.
+    fn catch_up(&self, state: &mut State) {
+        let Some(now) = self.obj().current_running_time() else {
+            return;
+        };
+        if Self::time_of(state, state.position) + IDLE_BLOCK < now {
+            let samples = now
+                .nseconds()
+                .mul_div_floor(Self::rate(state), gst::ClockTime::SECOND.nseconds())
+                .unwrap_or(0);
+            gst::debug!(
+                CAT,
+                imp = self,
+                "behind the clock by {}, resyncing",
+                now - Self::time_of(state, state.position)
+            );
+            state.position = samples;
+            state.discont = true;
+        }
+    }
+
+    fn buffer(&self, state: &mut State, samples: &[f32], volume: f32) -> gst::Buffer {
+        let start = state.position;
+        let end = start + samples.len() as u64;
+        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, state.format, volume));
+        {
+            let buffer = buffer.get_mut().expect("new buffer is writable");
+            let pts = Self::time_of(state, start);
+            buffer.set_pts(pts);
+            buffer.set_duration(Self::time_of(state, end) - pts);
+            buffer.set_offset(start);
+            buffer.set_offset_end(end);
+            if std::mem::take(&mut state.discont) {
+                buffer.set_flags(gst::BufferFlags::DISCONT | gst::BufferFlags::RESYNC);
+            }
+        }
+        state.position = end;
+        buffer
+    }
+
+    fn queue_text(pending: &mut VecDeque<String>, input: &str) {
+        pending.extend(text::sentences(input).iter().map(|s| s.text()));
+    }
+
+    fn push_text(&self, input: &str) -> bool {
+        if input.trim().is_empty() {
+            return false;
+        }
+        gst::debug!(CAT, imp = self, "text pushed: {} bytes", input.len());
+        self.incoming.lock().unwrap().push_back(input.to_owned());
+        true
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for NeuralTtsSrc {
+    const NAME: &'static str = "GstNeuralTtsSrc";
+    type Type = super::NeuralTtsSrc;
+    type ParentType = gst_base::PushSrc;
+}
+
+impl ObjectImpl for NeuralTtsSrc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let mut props = vec![
+                glib::ParamSpecString::builder("text")
+                    .nick("Text")
+                    .blurb("Text to speak (spoken before the file's text, if both are set)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("location")
+                    .nick("File location")
+                    .blurb("UTF-8 text file to speak")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("is-live")
+                    .nick("Is live")
+                    .blurb("Run against the clock, wait for pushed text instead of EOS, send silence while idle")
+                    .default_value(DEFAULT_IS_LIVE)
+                    .mutable_ready()
+                    .build(),
+            ];
+            props.extend(VoiceSettings::properties());
+            props
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn signals() -> &'static [glib::subclass::Signal] {
+        static SIGNALS: LazyLock<Vec<glib::subclass::Signal>> = LazyLock::new(|| {
+            vec![
+                glib::subclass::Signal::builder("push-text")
+                    .param_types([String::static_type()])
+                    .return_type::<bool>()
+                    .action()
+                    .class_handler(|args| {
+                        let element = args[0].get::<super::NeuralTtsSrc>().expect("signal arg");
+                        let text = args[1]
+                            .get::<Option<String>>()
+                            .expect("signal arg")
+                            .unwrap_or_default();
+                        Some(element.imp().push_text(&text).to_value())
+                    })
+                    .build(),
+            ]
+        });
+        SIGNALS.as_ref()
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.set_format(gst::Format::Time);
+        obj.set_live(DEFAULT_IS_LIVE);
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "text" => settings.text = value.get().expect("type checked upstream"),
+            "location" => settings.location = value.get().expect("type checked upstream"),
+            "is-live" => {
+                settings.is_live = value.get().expect("type checked upstream");
+                let is_live = settings.is_live;
+                drop(settings);
+                self.obj().set_live(is_live);
+            }
+            name => {
+                if !settings.voice.set(value, name) {
+                    unimplemented!("property {name}")
+                }
+            }
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "active-execution-provider" => {
+                let state = self.state.lock().unwrap();
+                state
+                    .as_ref()
+                    .map(|s| s.voice.provider().as_str())
+                    .to_value()
+            }
+            name => {
+                let settings = self.settings.lock().unwrap();
+                match name {
+                    "text" => settings.text.to_value(),
+                    "location" => settings.location.to_value(),
+                    "is-live" => settings.is_live.to_value(),
+                    _ => settings
+                        .voice
+                        .get(name)
+                        .unwrap_or_else(|| unimplemented!("property {name}")),
+                }
+            }
+        }
+    }
+}
+
+impl GstObjectImpl for NeuralTtsSrc {}
+
+impl ElementImpl for NeuralTtsSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Neural TTS source",
+                "Source/Audio",
+                "Speaks text with a neural (Piper VITS) voice on ONNX Runtime, sentence by sentence",
+                "neural-media developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &audio_caps(None),
+                )
+                .expect("valid template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseSrcImpl for NeuralTtsSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let voice = settings.voice.load_voice()?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "voice {} loaded at {} Hz on {}",
+            voice.model_path().display(),
+            voice.sample_rate(),
+            voice.provider()
+        );
+        let mut pending = VecDeque::new();
+        if let Some(text) = settings.text.as_deref() {
+            Self::queue_text(&mut pending, text);
+        }
+        if let Some(location) = settings.location.as_deref().filter(|l| !l.is_empty()) {
+            let bytes = std::fs::read(location).map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    ["cannot read text file {location}: {e}"]
+                )
+            })?;
+            let content = match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Decode,
+                        ["{location} is not valid UTF-8: invalid bytes replaced"]
+                    );
+                    lossy
+                }
+            };
+            Self::queue_text(&mut pending, &content);
+        }
+        self.flushing.store(false, Ordering::SeqCst);
+        *self.state.lock().unwrap() = Some(State {
+            voice,
+            format: gst_audio::AudioFormat::S16le,
+            pending,
+            ready: VecDeque::new(),
+            position: 0,
+            discont: false,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        self.incoming.lock().unwrap().clear();
+        Ok(())
+    }
+
+    fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
+        let rate = self
+            .state
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|s| s.voice.sample_rate());
+        let caps = audio_caps(rate);
+        Some(match filter {
+            Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+            None => caps,
+        })
+    }
+
+    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_audio::AudioInfo::from_caps(caps)
+            .map_err(|_| gst::loggable_error!(CAT, "invalid caps {caps}"))?;
+        let mut state = self.state.lock().unwrap();
+        let state = state
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "caps set while stopped"))?;
+        if info.rate() != state.voice.sample_rate() || info.channels() != 1 {
+            return Err(gst::loggable_error!(
+                CAT,
+                "caps {caps} do not match the voice"
+            ));
+        }
+        state.format = info.format();
+        gst::debug!(CAT, imp = self, "negotiated {caps}");
+        Ok(())
+    }
+
+    fn is_seekable(&self) -> bool {
+        false
+    }
+
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let live = self.settings.lock().unwrap().is_live;
+            if live {
+                q.set(true, IDLE_BLOCK, Some(IDLE_BLOCK));
+            } else {
+                q.set(false, gst::ClockTime::ZERO, gst::ClockTime::NONE);
+            }
+            return true;
+        }
+        BaseSrcImplExt::parent_query(self, query)
+    }
+
+    fn unlock(&self) -> Result<(), gst::ErrorMessage> {
+        self.flushing.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.flushing.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl PushSrcImpl for NeuralTtsSrc {
+    fn create(
+        &self,
+        _buffer: Option<&mut gst::BufferRef>,
+    ) -> Result<CreateSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let volume = settings.voice.volume as f32;
+        loop {
+            if self.flushing.load(Ordering::SeqCst) {
+                return Err(gst::FlowError::Flushing);
+            }
+            for input in self.incoming.lock().unwrap().drain(..) {
+                Self::queue_text(&mut state.pending, &input);
+            }
+            if let Some(chunk) = state.ready.pop_front() {
+                if settings.is_live {
+                    self.catch_up(state);
+                }
+                let buffer = self.buffer(state, &chunk.samples, volume);
+                let (pts, duration) = (
+                    buffer.pts().unwrap_or_default(),
+                    buffer.duration().unwrap_or_default(),
+                );
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "speaking {:?} at {pts} for {duration}, rtf {:.3}",
+                    chunk.text,
+                    chunk.stats.rtf
+                );
+                let message = gst::Structure::builder("neuraltts-sentence")
+                    .field("text", &chunk.text)
+                    .field("pts", pts.nseconds())
+                    .field("duration", duration.nseconds())
+                    .field("rtf", chunk.stats.rtf)
+                    .build();
+                let _ = self.obj().post_message(
+                    gst::message::Element::builder(message)
+                        .src(&*self.obj())
+                        .build(),
+                );
+                return Ok(CreateSuccess::NewBuffer(buffer));
+            }
+            if let Some(sentence) = state.pending.pop_front() {
+                let config = settings.voice.synthesis_config(&state.voice);
+                let flushing = &self.flushing;
+                let ready = &mut state.ready;
+                let result = state
+                    .voice
+                    .synthesize(&sentence, &config, &Espeak, |chunk| {
+                        ready.push_back(chunk);
+                        if flushing.load(Ordering::SeqCst) {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    });
+                if let Err(err) = result {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ["synthesis failed: {err}"]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+                continue;
+            }
+            if !settings.is_live {
+                gst::debug!(CAT, imp = self, "all text spoken");
+                return Err(gst::FlowError::Eos);
+            }
+            self.catch_up(state);
+            let samples = IDLE_BLOCK
+                .nseconds()
+                .mul_div_floor(Self::rate(state), gst::ClockTime::SECOND.nseconds())
+                .unwrap_or(0);
+            let silence = vec![0.0f32; samples as usize];
+            let mut buffer = self.buffer(state, &silence, 1.0);
+            buffer.make_mut().set_flags(gst::BufferFlags::GAP);
+            return Ok(CreateSuccess::NewBuffer(buffer));
+        }
+    }
+}
