@@ -422,6 +422,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn voice_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Voice>();
+        assert_send::<Chunk>();
+    }
+
+    #[test]
     fn gain_policies() {
         let mut s = vec![0.25, -0.5, 0.1];
         apply_gain(&mut s, Normalize::Peak);
