@@ -55,12 +55,12 @@ pub fn start_error(err: &neural_media::Error) -> gst::ErrorMessage {
     use neural_media::Error;
     match err {
         Error::Model { .. } | Error::Runtime { .. } => {
-            gst::error_msg!(gst::ResourceError::OpenRead, ["{}", err])
+            gst::error_msg!(gst::ResourceError::OpenRead, ("{}", err))
         }
-        Error::Config { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{}", err]),
-        Error::InvalidInput(_) => gst::error_msg!(gst::LibraryError::Settings, ["{}", err]),
+        Error::Config { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ("{}", err)),
+        Error::InvalidInput(_) => gst::error_msg!(gst::LibraryError::Settings, ("{}", err)),
         Error::Inference(_) | Error::Phonemizer(_) => {
-            gst::error_msg!(gst::LibraryError::Init, ["{}", err])
+            gst::error_msg!(gst::LibraryError::Init, ("{}", err))
         }
     }
 }

@@ -2,7 +2,6 @@
 //! `faceoverlay` draws boxes and labels from face ROI metas, in the right colour channels for
 //! each packed RGB layout, and leaves frames without faces untouched.
 
-
 fn init() {
     use std::sync::Once;
     static INIT: Once = Once::new();

@@ -232,10 +232,10 @@ fn resolve_speaker(voice: &Voice, speaker: &str) -> Result<i64, gst::ErrorMessag
         Some(id) if (0..config.num_speakers.max(1) as i64).contains(&id) => Ok(id),
         _ => Err(gst::error_msg!(
             gst::LibraryError::Settings,
-            [
+            (
                 "speaker {speaker:?} is not one of the voice's {} speakers",
                 config.num_speakers.max(1)
-            ]
+            )
         )),
     }
 }

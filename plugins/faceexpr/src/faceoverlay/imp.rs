@@ -372,7 +372,7 @@ impl VideoFilterImpl for FaceOverlay {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
-                ["unsupported format {:?}", frame.format()]
+                ("unsupported format {:?}", frame.format())
             );
             return Err(gst::FlowError::NotNegotiated);
         };
@@ -383,7 +383,7 @@ impl VideoFilterImpl for FaceOverlay {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Format,
-                ["frame smaller than its caps say"]
+                ("frame smaller than its caps say")
             );
             return Err(gst::FlowError::Error);
         };

@@ -297,7 +297,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
             let bytes = std::fs::read(location).map_err(|e| {
                 gst::error_msg!(
                     gst::ResourceError::OpenRead,
-                    ["cannot read text file {location}: {e}"]
+                    ("cannot read text file {location}: {e}")
                 )
             })?;
             let content = match String::from_utf8(bytes) {
@@ -307,7 +307,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
                     gst::element_imp_warning!(
                         self,
                         gst::StreamError::Decode,
-                        ["{location} is not valid UTF-8: invalid bytes replaced"]
+                        ("{location} is not valid UTF-8: invalid bytes replaced")
                     );
                     lossy
                 }
@@ -455,7 +455,7 @@ impl PushSrcImpl for NeuralTtsSrc {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Failed,
-                        ["synthesis failed: {err}"]
+                        ("synthesis failed: {err}")
                     );
                     return Err(gst::FlowError::Error);
                 }
