@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The scripts in `pipelines/` run as a user would run them and produce what they promise.
+//!
+//! They load the plugins from `target/<profile>` (scripts/test.sh builds them first).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn plugin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn out_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
+}
+
+fn run(script: &str, args: &[&Path]) {
+    let out = Command::new(repo().join("pipelines").join(script))
+        .args(args)
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{script} could not start: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (sample rate, channels, bits, data bytes) of a PCM WAV file.
+fn wav_format(path: &Path) -> (u32, u16, u16, usize) {
+    let bytes = std::fs::read(path).expect("wav written");
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let mut at = 12;
+    let mut fmt = None;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+        if id == b"fmt " {
+            fmt = Some((
+                u32::from_le_bytes(body[4..8].try_into().unwrap()),
+                u16::from_le_bytes(body[2..4].try_into().unwrap()),
+                u16::from_le_bytes(body[14..16].try_into().unwrap()),
+            ));
+        } else if id == b"data" {
+            let (rate, channels, bits) = fmt.expect("fmt chunk before data");
+            return (rate, channels, bits, body.len());
+        }
+        at += 8 + len + (len & 1);
+    }
+    panic!("no data chunk in {}", path.display());
+}
+
+#[test]
+fn speak_text_writes_the_paragraph_to_wav() {
+    let wav = out_file("speech.wav");
+    run(
+        "speak-text.sh",
+        &[&repo().join("pipelines/paragraph.txt"), &wav],
+    );
+    let (rate, channels, bits, bytes) = wav_format(&wav);
+    assert_eq!((rate, channels, bits), (22050, 1, 16));
+    let seconds = bytes as f64 / (2.0 * 22050.0);
+    // Six sentences of ordinary speech.
+    assert!((15.0..60.0).contains(&seconds), "{seconds} s of speech");
+}
