@@ -1,5 +1,35 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Face detection, expression classification, tracking and temporal smoothing.
+//!
+//! * [`frame`] — a borrowed frame view (packed RGB family, I420, NV12) and the one resampling
+//!   pass that builds model inputs from it.
+//! * [`geometry`] — boxes, IoU, NMS.
+//! * [`detect`] — the CenterFace detector ([`FaceDetector`]).
+//! * [`classify`] — the descriptor-driven expression classifier ([`ExpressionClassifier`]).
+//! * [`track`] — IoU tracker with Hungarian assignment.
+//! * [`temporal`] — per-track smoothing of the expression probabilities (HMM, EMA) and hysteresis.
+//!
+//! [`ExpressionAnnotator`] ties them together, one call per frame:
+//!
+//! ```no_run
+//! use neural_media::face::{AnnotatorConfig, ExpressionAnnotator, Frame, PixelFormat};
+//! use neural_media::{assets, runtime::SessionOptions};
+//!
+//! let mut annotator = ExpressionAnnotator::load(
+//!     &assets::data_file(assets::DEFAULT_FACE_DETECTOR),
+//!     &assets::data_file(assets::DEFAULT_EXPRESSION_CLASSIFIER),
+//!     None,
+//!     &SessionOptions::default(),
+//!     AnnotatorConfig::default(),
+//! )?;
+//! let pixels = vec![0u8; 640 * 360 * 3];
+//! let frame = Frame::packed(PixelFormat::Rgb, 640, 360, &pixels, 640 * 3)?;
+//! let result = annotator.process(&frame)?;
+//! for face in &result.faces {
+//!     println!("face {} is {} ({:.2})", face.track_id, face.label, face.confidence);
+//! }
+//! # Ok::<(), neural_media::Error>(())
+//! ```
 
 pub mod classify;
 pub mod detect;
@@ -7,3 +37,345 @@ pub mod frame;
 pub mod geometry;
 pub mod temporal;
 pub mod track;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub use classify::{Descriptor, ExpressionClassifier};
+pub use detect::{Detection, DetectorConfig, FaceDetector};
+pub use frame::{Frame, PixelFormat, YuvMatrix};
+pub use geometry::BBox;
+pub use temporal::{ExpressionSmoother, HysteresisConfig, SequenceModel, Smoothing};
+pub use track::{Tracker, TrackerConfig};
+
+use crate::error::Result;
+use crate::runtime::SessionOptions;
+
+/// Everything the annotator does per frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotatorConfig {
+    /// Detector parameters.
+    pub detector: DetectorConfig,
+    /// Tracker parameters.
+    pub tracker: TrackerConfig,
+    /// Temporal model of each face's expression.
+    pub smoothing: Smoothing,
+    /// When a face's label may change.
+    pub hysteresis: HysteresisConfig,
+    /// Run the detector on one frame in this many (1: every frame); the tracker carries the
+    /// boxes in between.
+    pub inference_interval: u32,
+    /// Re-classify a face once in this many frames (1: every frame). A new face is classified
+    /// on its first frame.
+    pub classify_interval: u32,
+}
+
+impl Default for AnnotatorConfig {
+    fn default() -> Self {
+        AnnotatorConfig {
+            detector: DetectorConfig::default(),
+            tracker: TrackerConfig::default(),
+            smoothing: Smoothing::default(),
+            hysteresis: HysteresisConfig::default(),
+            inference_interval: 1,
+            classify_interval: 1,
+        }
+    }
+}
+
+/// One face on one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceAnnotation {
+    /// Stable id of the face across frames, from 1.
+    pub track_id: u64,
+    /// Box in frame pixels (carried by the tracker on frames without detection).
+    pub bbox: BBox,
+    /// Detector score of the last matched detection.
+    pub detection_confidence: f32,
+    /// Five landmarks (see [`Detection::landmarks`]), moved with the box when carried.
+    pub landmarks: [(f32, f32); 5],
+    /// Stable (smoothed, with hysteresis) expression.
+    pub label: String,
+    /// Index of `label` in [`ExpressionAnnotator::labels`].
+    pub label_index: usize,
+    /// Smoothed probability of `label`.
+    pub confidence: f32,
+    /// The classifier's own top class on its latest run for this face.
+    pub raw_label: String,
+    /// Index of `raw_label`.
+    pub raw_label_index: usize,
+    /// Smoothed probabilities, in label order.
+    pub probabilities: Vec<f32>,
+    /// The classifier's latest probabilities, in label order.
+    pub raw_probabilities: Vec<f32>,
+    /// Frames since the face was first seen.
+    pub frames_tracked: u64,
+    /// True when the detector ran on this frame (the box is a detection, not a prediction).
+    pub detected: bool,
+    /// True when the classifier ran for this face on this frame.
+    pub classified: bool,
+}
+
+/// A face's stable label changed (or was set for the first time: `old` is None).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpressionChange {
+    /// The face.
+    pub track_id: u64,
+    /// Previous label.
+    pub old: Option<String>,
+    /// New label.
+    pub new: String,
+}
+
+/// What one [`ExpressionAnnotator::process`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ProcessStats {
+    /// Frame number since the last reset (0-based).
+    pub frame: u64,
+    /// Whether the detector ran.
+    pub detector_ran: bool,
+    /// Faces the detector found (0 when it did not run).
+    pub detections: usize,
+    /// Faces classified.
+    pub classified: usize,
+    /// Time in the detector (preprocessing included).
+    pub detect_time: Duration,
+    /// Time in the classifier (preprocessing included).
+    pub classify_time: Duration,
+    /// Time of the whole call.
+    pub total_time: Duration,
+}
+
+/// Result of one frame.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrameAnnotations {
+    /// Confirmed faces, oldest track first.
+    pub faces: Vec<FaceAnnotation>,
+    /// Label changes on this frame.
+    pub changes: Vec<ExpressionChange>,
+    /// Timings and counters.
+    pub stats: ProcessStats,
+}
+
+/// Per-track state.
+#[derive(Debug, Default)]
+struct FaceState {
+    smoother: Option<ExpressionSmoother>,
+    score: f32,
+    landmarks: [(f32, f32); 5],
+    /// The box the landmarks belong to.
+    landmarks_box: BBox,
+    last_classified: Option<u64>,
+    reported_label: Option<usize>,
+}
+
+/// Detector + classifier + tracker + per-face temporal model.
+#[derive(Debug)]
+pub struct ExpressionAnnotator {
+    detector: FaceDetector,
+    classifier: ExpressionClassifier,
+    config: AnnotatorConfig,
+    tracker: Tracker<FaceState>,
+    frame: u64,
+    last_detection: Option<u64>,
+}
+
+impl ExpressionAnnotator {
+    /// Ties loaded models together.
+    pub fn new(
+        detector: FaceDetector,
+        classifier: ExpressionClassifier,
+        config: AnnotatorConfig,
+    ) -> ExpressionAnnotator {
+        ExpressionAnnotator {
+            detector,
+            classifier,
+            tracker: Tracker::new(config.tracker),
+            config,
+            frame: 0,
+            last_detection: None,
+        }
+    }
+
+    /// Loads both models (`descriptor`: None for the classifier path with `.json`).
+    pub fn load(
+        detector: &Path,
+        classifier: &Path,
+        descriptor: Option<&Path>,
+        options: &SessionOptions,
+        config: AnnotatorConfig,
+    ) -> Result<ExpressionAnnotator> {
+        let detector = FaceDetector::load(detector, options)?;
+        let classifier = ExpressionClassifier::load(classifier, descriptor, options)?;
+        Ok(ExpressionAnnotator::new(detector, classifier, config))
+    }
+
+    /// Expression labels, in probability order.
+    pub fn labels(&self) -> &[String] {
+        self.classifier.labels()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AnnotatorConfig {
+        &self.config
+    }
+
+    /// Changes the configuration. Changing the smoothing or hysteresis resets the tracks (their
+    /// state was built for the old one); the other fields apply from the next frame.
+    pub fn set_config(&mut self, config: AnnotatorConfig) {
+        let reset = config.smoothing != self.config.smoothing
+            || config.hysteresis != self.config.hysteresis;
+        self.tracker.set_config(config.tracker);
+        self.config = config;
+        if reset {
+            self.reset();
+        }
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &FaceDetector {
+        &self.detector
+    }
+
+    /// The classifier.
+    pub fn classifier(&self) -> &ExpressionClassifier {
+        &self.classifier
+    }
+
+    /// Forgets every face (new ids from 1) and restarts the frame count (e.g. after a seek).
+    pub fn reset(&mut self) {
+        self.tracker.reset();
+        self.frame = 0;
+        self.last_detection = None;
+    }
+
+    /// Annotates the next frame of the stream.
+    pub fn process(&mut self, frame: &Frame<'_>) -> Result<FrameAnnotations> {
+        let start = Instant::now();
+        let n = self.frame;
+        let mut stats = ProcessStats {
+            frame: n,
+            ..ProcessStats::default()
+        };
+        let interval = u64::from(self.config.inference_interval.max(1));
+        let run_detector = self.last_detection.is_none_or(|last| n - last >= interval);
+        if run_detector {
+            let t = Instant::now();
+            let detections = self.detector.detect(frame, &self.config.detector)?;
+            stats.detect_time = t.elapsed();
+            stats.detector_ran = true;
+            stats.detections = detections.len();
+            let boxes: Vec<BBox> = detections.iter().map(|d| d.bbox).collect();
+            let ids = self.tracker.update(&boxes);
+            for (det, id) in detections.iter().zip(ids) {
+                if let Some(track) = self.tracker.get_mut(id) {
+                    track.state.score = det.score;
+                    track.state.landmarks = det.landmarks;
+                    track.state.landmarks_box = det.bbox;
+                }
+            }
+            self.last_detection = Some(n);
+        } else {
+            self.tracker.predict();
+        }
+        self.frame += 1;
+
+        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let classify_interval = u64::from(self.config.classify_interval.max(1));
+        let mut to_classify: Vec<(u64, BBox)> = Vec::new();
+        for track in self.tracker.tracks() {
+            let bbox = track.bbox().clip(fw, fh);
+            if !track.matched_last_update() || !bbox.is_valid() {
+                continue;
+            }
+            let due = track
+                .state
+                .last_classified
+                .is_none_or(|last| n - last >= classify_interval);
+            if due {
+                to_classify.push((track.id(), bbox));
+            }
+        }
+        if !to_classify.is_empty() {
+            let t = Instant::now();
+            let boxes: Vec<BBox> = to_classify.iter().map(|&(_, b)| b).collect();
+            let probabilities = self.classifier.classify(frame, &boxes)?;
+            stats.classify_time = t.elapsed();
+            stats.classified = boxes.len();
+            let (smoothing, hysteresis) = (self.config.smoothing, self.config.hysteresis);
+            for ((id, _), raw) in to_classify.iter().zip(&probabilities) {
+                if let Some(track) = self.tracker.get_mut(*id) {
+                    let smoother = track
+                        .state
+                        .smoother
+                        .get_or_insert_with(|| ExpressionSmoother::new(smoothing, hysteresis));
+                    smoother.update(raw);
+                    track.state.last_classified = Some(n);
+                }
+            }
+        }
+
+        let labels = self.classifier.labels();
+        let label = |i: usize| labels.get(i).cloned().unwrap_or_default();
+        let tracker_config = *self.tracker.config();
+        let mut faces = Vec::new();
+        let mut changes = Vec::new();
+        for track in self.tracker.tracks_mut() {
+            if !track.is_visible(&tracker_config) {
+                continue;
+            }
+            let id = track.id();
+            let bbox = track.bbox().clip(fw, fh);
+            let frames_tracked = track.frames_tracked();
+            let (nx, ny) = track.bbox().center();
+            let state = &mut track.state;
+            let Some(smoother) = state.smoother.as_ref() else {
+                continue;
+            };
+            let Some(label_index) = smoother.label() else {
+                continue;
+            };
+            let raw_probabilities = smoother.raw().to_vec();
+            let raw_label_index = temporal::argmax(&raw_probabilities).map_or(0, |(i, _)| i);
+            let probabilities = smoother.probabilities().to_vec();
+            if state.reported_label != Some(label_index) {
+                changes.push(ExpressionChange {
+                    track_id: id,
+                    old: state.reported_label.map(label),
+                    new: label(label_index),
+                });
+                state.reported_label = Some(label_index);
+            }
+            let (ox, oy) = state.landmarks_box.center();
+            faces.push(FaceAnnotation {
+                track_id: id,
+                bbox,
+                detection_confidence: state.score,
+                landmarks: state.landmarks.map(|(x, y)| (x + nx - ox, y + ny - oy)),
+                label: label(label_index),
+                label_index,
+                confidence: probabilities.get(label_index).copied().unwrap_or(0.0),
+                raw_label: label(raw_label_index),
+                raw_label_index,
+                probabilities,
+                raw_probabilities,
+                frames_tracked,
+                detected: run_detector,
+                classified: state.last_classified == Some(n),
+            });
+        }
+        stats.total_time = start.elapsed();
+        tracing::trace!(
+            frame = n,
+            detector = stats.detector_ran,
+            faces = faces.len(),
+            classified = stats.classified,
+            "annotated"
+        );
+        Ok(FrameAnnotations {
+            faces,
+            changes,
+            stats,
+        })
+    }
+}

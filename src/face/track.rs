@@ -122,6 +122,11 @@ impl<S: Default> Tracker<S> {
         &self.config
     }
 
+    /// Changes the configuration; live tracks are kept.
+    pub fn set_config(&mut self, config: TrackerConfig) {
+        self.config = config;
+    }
+
     /// All live tracks (confirmed or not), oldest first.
     pub fn tracks(&self) -> &[Track<S>] {
         &self.tracks
