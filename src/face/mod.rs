@@ -242,14 +242,18 @@ impl ExpressionAnnotator {
         &self.classifier
     }
 
-    /// Forgets every face (new ids from 1) and restarts the frame count (e.g. after a seek).
+    /// Forgets every face (new ids from 1) and restarts the frame count: call it after a seek,
+    /// a flush or a change of frame size (the boxes are in frame pixels).
     pub fn reset(&mut self) {
         self.tracker.reset();
         self.frame = 0;
         self.last_detection = None;
     }
 
-    /// Annotates the next frame of the stream.
+    /// Annotates the next frame of the stream. Frames are counted internally from the last
+    /// [`reset`](Self::reset): the detector runs on the first frame and then every
+    /// `inference_interval` frames. Only confirmed faces matched by the latest detector run are
+    /// returned; `changes` lists their label changes (including the first label of a face).
     pub fn process(&mut self, frame: &Frame<'_>) -> Result<FrameAnnotations> {
         let start = Instant::now();
         let n = self.frame;
