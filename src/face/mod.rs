@@ -255,6 +255,21 @@ impl ExpressionAnnotator {
     /// `inference_interval` frames. Only confirmed faces matched by the latest detector run are
     /// returned; `changes` lists their label changes (including the first label of a face).
     pub fn process(&mut self, frame: &Frame<'_>) -> Result<FrameAnnotations> {
+        self.process_frame(frame, true)
+    }
+
+    /// Like [`ExpressionAnnotator::process`], but never runs the detector: the tracker carries
+    /// the boxes (faces keep being classified and smoothed). For frames that are already late,
+    /// where falling further behind is worse than a predicted box.
+    pub fn process_tracking_only(&mut self, frame: &Frame<'_>) -> Result<FrameAnnotations> {
+        self.process_frame(frame, false)
+    }
+
+    fn process_frame(
+        &mut self,
+        frame: &Frame<'_>,
+        allow_detection: bool,
+    ) -> Result<FrameAnnotations> {
         let start = Instant::now();
         let n = self.frame;
         let mut stats = ProcessStats {
@@ -262,7 +277,8 @@ impl ExpressionAnnotator {
             ..ProcessStats::default()
         };
         let interval = u64::from(self.config.inference_interval.max(1));
-        let run_detector = self.last_detection.is_none_or(|last| n - last >= interval);
+        let run_detector =
+            allow_detection && self.last_detection.is_none_or(|last| n - last >= interval);
         if run_detector {
             let t = Instant::now();
             let detections = self.detector.detect(frame, &self.config.detector)?;

@@ -3,7 +3,7 @@
 //!
 //! * [`init_logging`] routes the core library's `tracing` events into the `neuralmedia` debug
 //!   category, so `GST_DEBUG=neuralmedia:6` shows them next to the elements' own logs.
-//! * [`ExecutionProvider`] is the `execution-provider` enum property type.
+//! * [`define_execution_provider!`] defines a plugin's `execution-provider` enum property type.
 
 use std::fmt::Write as _;
 use std::sync::LazyLock;
@@ -21,32 +21,41 @@ pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-/// Execution provider property type, shared by every element that runs a model.
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstNeuralExecutionProvider")]
-pub enum ExecutionProvider {
-    #[default]
-    #[enum_value(name = "Auto: CUDA when available, else CPU", nick = "auto")]
-    Auto = 0,
-    #[enum_value(name = "CPU", nick = "cpu")]
-    Cpu = 1,
-    #[enum_value(name = "CUDA (falls back to CPU with a warning)", nick = "cuda")]
-    Cuda = 2,
-    #[enum_value(name = "TensorRT, then CUDA, then CPU", nick = "tensorrt")]
-    TensorRt = 3,
-}
-
-impl From<ExecutionProvider> for neural_media::runtime::ExecutionProvider {
-    fn from(p: ExecutionProvider) -> Self {
-        use neural_media::runtime::ExecutionProvider as Core;
-        match p {
-            ExecutionProvider::Auto => Core::Auto,
-            ExecutionProvider::Cpu => Core::Cpu,
-            ExecutionProvider::Cuda => Core::Cuda,
-            ExecutionProvider::TensorRt => Core::TensorRt,
+/// Defines the `execution-provider` property type of a plugin.
+///
+/// Every plugin is its own shared library, with its own copy of this crate: a type defined here
+/// would be registered twice when both plugins load into one process. So each plugin defines
+/// its own GType, under its own name, with this macro.
+#[macro_export]
+macro_rules! define_execution_provider {
+    ($type_name:literal) => {
+        /// Where a model runs.
+        #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+        #[repr(u32)]
+        #[enum_type(name = $type_name)]
+        pub enum ExecutionProvider {
+            #[default]
+            #[enum_value(name = "Auto: CUDA when available, else CPU", nick = "auto")]
+            Auto = 0,
+            #[enum_value(name = "CPU", nick = "cpu")]
+            Cpu = 1,
+            #[enum_value(name = "CUDA (falls back to CPU with a warning)", nick = "cuda")]
+            Cuda = 2,
+            #[enum_value(name = "TensorRT, then CUDA, then CPU", nick = "tensorrt")]
+            TensorRt = 3,
         }
-    }
+
+        impl From<ExecutionProvider> for neural_media::runtime::ExecutionProvider {
+            fn from(p: ExecutionProvider) -> Self {
+                match p {
+                    ExecutionProvider::Auto => Self::Auto,
+                    ExecutionProvider::Cpu => Self::Cpu,
+                    ExecutionProvider::Cuda => Self::Cuda,
+                    ExecutionProvider::TensorRt => Self::TensorRt,
+                }
+            }
+        }
+    };
 }
 
 /// Maps a core error raised while starting an element (loading models) to an error message:

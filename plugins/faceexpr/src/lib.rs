@@ -4,10 +4,14 @@
 
 use gst::glib;
 
+mod faceexpression;
 mod faceoverlay;
+
+neural_media_gst::define_execution_provider!("GstFaceExprExecutionProvider");
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
+    faceexpression::register(plugin)?;
     faceoverlay::register(plugin)?;
     Ok(())
 }

@@ -10,6 +10,8 @@ mod neuralttssrc;
 mod phonemizer;
 mod settings;
 
+neural_media_gst::define_execution_provider!("GstNeuralTtsExecutionProvider");
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
     neuralttssrc::register(plugin)?;

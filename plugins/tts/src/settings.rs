@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //! Voice settings and properties shared by `neuralttssrc` and `neuraltts`.
 
+use crate::ExecutionProvider;
 use gst::glib;
 use gst::prelude::*;
 use neural_media::runtime::SessionOptions;
 use neural_media::tts::{Chunking, SynthesisConfig, Voice};
-use neural_media_gst::ExecutionProvider;
 
 pub const DEFAULT_LENGTH_SCALE: f64 = -1.0;
 pub const DEFAULT_NOISE_SCALE: f64 = -1.0;

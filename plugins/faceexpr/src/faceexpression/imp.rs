@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `faceexpression` finds faces in video, follows each with a stable track id, classifies its
+//! expression and smooths it over time per track, then attaches the result to the buffer.
+//!
+//! The pixels pass through untouched (in place, mapped read-only). Per face, the buffer gets a
+//! `GstVideoRegionOfInterestMeta` of type `face` (box in frame pixels, `id` = track id) with three
+//! param structures:
+//! * `expression`: `label` (string, smoothed), `confidence` (double), `raw-label` (string, this
+//!   frame's classifier output), `track-id` (uint64), `frames` (uint64, frames tracked so far),
+//!   `detection-confidence` (double);
+//! * `probabilities`: one double field per class label (smoothed);
+//! * `landmarks`: `x0 y0 … x4 y4` (doubles, frame pixels: eyes, nose, mouth corners).
+//!
+//! Bus element messages (`post-messages`): `expression-changed` (`track-id`, `old-label` — empty
+//! for a new face —, `new-label`, `pts`) and, with `every-frame`, `faceexpression` (`pts`,
+//! `faces` count, and `face-0`, `face-1`, … structures with `track-id`, `label`, `confidence`,
+//! `x`, `y`, `width`, `height`).
+//!
+//! The detector runs every `inference-interval` frames (the tracker carries the boxes between)
+//! and, with `qos` on, is skipped on frames that downstream reports as late, rather than falling
+//! behind. Tracks reset on flush, stream-start and caps change. Models load when the element goes
+//! READY→PAUSED; a missing or wrong model fails that state change with an error naming the file.
+//!
+//! ```sh
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! faceexpression ! \
+//!     videoconvert ! faceoverlay ! videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4
+//! ```
+//! (`pipelines/annotate-video.sh`.)
+
+use std::sync::{LazyLock, Mutex};
+
+use crate::ExecutionProvider;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use neural_media::face::{
+    self, AnnotatorConfig, ExpressionAnnotator, FaceAnnotation, FrameAnnotations, PixelFormat,
+    YuvMatrix,
+};
+use neural_media::runtime::SessionOptions;
+
+use super::{PostMessages, Smoothing};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "faceexpression",
+        gst::DebugColorFlags::empty(),
+        Some("Facial expression analytics"),
+    )
+});
+
+const DEFAULT_THREADS: u32 = 0;
+const DEFAULT_DETECTION_SIZE: u32 = 640;
+const DEFAULT_DETECTION_THRESHOLD: f64 = 0.5;
+const DEFAULT_NMS_THRESHOLD: f64 = 0.3;
+const DEFAULT_MIN_FACE_SIZE: u32 = 0;
+const DEFAULT_MAX_FACES: u32 = 32;
+const DEFAULT_INFERENCE_INTERVAL: u32 = 1;
+const DEFAULT_CLASSIFY_INTERVAL: u32 = 1;
+const DEFAULT_STICKINESS: f64 = 0.9;
+const DEFAULT_QOS: bool = true;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    detector_model: Option<String>,
+    classifier_model: Option<String>,
+    execution_provider: ExecutionProvider,
+    threads: u32,
+    detection_size: u32,
+    detection_threshold: f64,
+    nms_threshold: f64,
+    min_face_size: u32,
+    max_faces: u32,
+    inference_interval: u32,
+    classify_interval: u32,
+    smoothing: Smoothing,
+    stickiness: f64,
+    post_messages: PostMessages,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            detector_model: None,
+            classifier_model: None,
+            execution_provider: ExecutionProvider::default(),
+            threads: DEFAULT_THREADS,
+            detection_size: DEFAULT_DETECTION_SIZE,
+            detection_threshold: DEFAULT_DETECTION_THRESHOLD,
+            nms_threshold: DEFAULT_NMS_THRESHOLD,
+            min_face_size: DEFAULT_MIN_FACE_SIZE,
+            max_faces: DEFAULT_MAX_FACES,
+            inference_interval: DEFAULT_INFERENCE_INTERVAL,
+            classify_interval: DEFAULT_CLASSIFY_INTERVAL,
+            smoothing: Smoothing::default(),
+            stickiness: DEFAULT_STICKINESS,
+            post_messages: PostMessages::default(),
+        }
+    }
+}
+
+impl Settings {
+    fn annotator_config(&self) -> AnnotatorConfig {
+        let defaults = AnnotatorConfig::default();
+        let stickiness = self.stickiness as f32;
+        let smoothing = match self.smoothing {
+            Smoothing::None => face::Smoothing::None,
+            Smoothing::Ema => face::Smoothing::Ema {
+                alpha: (1.0 - stickiness).max(0.01),
+            },
+            Smoothing::Hmm => match defaults.smoothing {
+                face::Smoothing::Hmm { temperature, .. } => face::Smoothing::Hmm {
+                    stickiness,
+                    temperature,
+                },
+                _ => face::Smoothing::Hmm {
+                    stickiness,
+                    temperature: 1.0,
+                },
+            },
+        };
+        AnnotatorConfig {
+            detector: face::DetectorConfig {
+                detection_size: self.detection_size,
+                threshold: self.detection_threshold as f32,
+                nms_threshold: self.nms_threshold as f32,
+                min_face_size: self.min_face_size as f32,
+                max_faces: self.max_faces as usize,
+            },
+            smoothing,
+            inference_interval: self.inference_interval,
+            classify_interval: self.classify_interval,
+            ..defaults
+        }
+    }
+}
+
+struct State {
+    annotator: ExpressionAnnotator,
+    info: Option<gst_video::VideoInfo>,
+}
+
+#[derive(Default)]
+pub struct FaceExpression {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// Earliest running time downstream still wants, from its last QoS event.
+    earliest: Mutex<Option<gst::ClockTime>>,
+}
+
+fn model_path(property: &Option<String>, default: &str) -> std::path::PathBuf {
+    match property {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => neural_media::assets::data_file(default),
+    }
+}
+
+/// Field name for a class label in a structure: lower-case, `-` for anything but `[a-z0-9]`.
+fn field_name(label: &str) -> String {
+    let name: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name
+    } else {
+        format!("class-{name}")
+    }
+}
+
+fn core_frame<'a>(
+    frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
+) -> Result<face::Frame<'a>, String> {
+    use gst_video::VideoFormat as F;
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let stride = |i: usize| {
+        usize::try_from(frame.plane_stride()[i])
+            .map_err(|_| format!("negative stride on plane {i}"))
+    };
+    let plane = |i: u32| frame.plane_data(i).map_err(|e| e.to_string());
+    let packed = |format| {
+        face::Frame::packed(format, w, h, plane(0)?, stride(0)?).map_err(|e| e.to_string())
+    };
+    let result = match frame.format() {
+        F::Rgb => packed(PixelFormat::Rgb)?,
+        F::Bgr => packed(PixelFormat::Bgr)?,
+        F::Rgbx => packed(PixelFormat::Rgbx)?,
+        F::Bgrx => packed(PixelFormat::Bgrx)?,
+        F::Xrgb => packed(PixelFormat::Xrgb)?,
+        F::Xbgr => packed(PixelFormat::Xbgr)?,
+        F::Rgba => packed(PixelFormat::Rgba)?,
+        F::Bgra => packed(PixelFormat::Bgra)?,
+        F::Argb => packed(PixelFormat::Argb)?,
+        F::Abgr => packed(PixelFormat::Abgr)?,
+        F::I420 => face::Frame::i420(
+            w,
+            h,
+            plane(0)?,
+            stride(0)?,
+            plane(1)?,
+            stride(1)?,
+            plane(2)?,
+            stride(2)?,
+        )
+        .map_err(|e| e.to_string())?,
+        F::Nv12 => face::Frame::nv12(w, h, plane(0)?, stride(0)?, plane(1)?, stride(1)?)
+            .map_err(|e| e.to_string())?,
+        other => return Err(format!("unsupported format {other:?}")),
+    };
+    let colorimetry = frame.info().colorimetry();
+    let matrix = match colorimetry.matrix() {
+        gst_video::VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
+        _ => YuvMatrix::Bt601,
+    };
+    let full_range = colorimetry.range() == gst_video::VideoColorRange::Range0_255;
+    Ok(result.with_colorimetry(matrix, full_range))
+}
+
+fn attach(buffer: &mut gst::BufferRef, faces: &[FaceAnnotation], labels: &[String]) {
+    for f in faces {
+        let b = f.bbox;
+        let (x, y) = (b.x1.max(0.0).round() as u32, b.y1.max(0.0).round() as u32);
+        let (w, h) = (
+            (b.x2 - b.x1).max(0.0).round() as u32,
+            (b.y2 - b.y1).max(0.0).round() as u32,
+        );
+        let mut meta = gst_video::VideoRegionOfInterestMeta::add(buffer, "face", (x, y, w, h));
+        meta.set_id(i32::try_from(f.track_id).unwrap_or(i32::MAX));
+        meta.add_param(
+            gst::Structure::builder("expression")
+                .field("label", &f.label)
+                .field("confidence", f64::from(f.confidence))
+                .field("raw-label", &f.raw_label)
+                .field("track-id", f.track_id)
+                .field("frames", f.frames_tracked)
+                .field("detection-confidence", f64::from(f.detection_confidence))
+                .build(),
+        );
+        let mut probabilities = gst::Structure::builder("probabilities");
+        for (label, p) in labels.iter().zip(&f.probabilities) {
+            probabilities = probabilities.field(field_name(label), f64::from(*p));
+        }
+        meta.add_param(probabilities.build());
+        let mut landmarks = gst::Structure::builder("landmarks");
+        for (k, (lx, ly)) in f.landmarks.iter().enumerate() {
+            landmarks = landmarks
+                .field(format!("x{k}"), f64::from(*lx))
+                .field(format!("y{k}"), f64::from(*ly));
+        }
+        meta.add_param(landmarks.build());
+    }
+}
+
+impl FaceExpression {
+    fn post(&self, structure: gst::Structure) {
+        let obj = self.obj();
+        let _ = obj.post_message(gst::message::Element::builder(structure).src(&*obj).build());
+    }
+
+    fn post_messages(
+        &self,
+        result: &FrameAnnotations,
+        pts: Option<gst::ClockTime>,
+        mode: PostMessages,
+    ) {
+        if mode == PostMessages::None {
+            return;
+        }
+        let pts_ns = pts.map_or(u64::MAX, gst::ClockTime::nseconds);
+        for change in &result.changes {
+            self.post(
+                gst::Structure::builder("expression-changed")
+                    .field("track-id", change.track_id)
+                    .field("old-label", change.old.clone().unwrap_or_default())
+                    .field("new-label", &change.new)
+                    .field("pts", pts_ns)
+                    .build(),
+            );
+        }
+        if mode == PostMessages::EveryFrame {
+            let mut s = gst::Structure::builder("faceexpression")
+                .field("pts", pts_ns)
+                .field("faces", result.faces.len() as u32);
+            for (i, f) in result.faces.iter().enumerate() {
+                let b = f.bbox;
+                s = s.field(
+                    format!("face-{i}"),
+                    gst::Structure::builder("face")
+                        .field("track-id", f.track_id)
+                        .field("label", &f.label)
+                        .field("confidence", f64::from(f.confidence))
+                        .field("x", f64::from(b.x1))
+                        .field("y", f64::from(b.y1))
+                        .field("width", f64::from(b.x2 - b.x1))
+                        .field("height", f64::from(b.y2 - b.y1))
+                        .build(),
+                );
+            }
+            self.post(s.build());
+        }
+    }
+
+    /// Whether downstream already reported this buffer's time as too late.
+    fn is_late(&self, buffer: &gst::BufferRef) -> bool {
+        let obj = self.obj();
+        if !obj.is_qos() {
+            return false;
+        }
+        let Some(earliest) = *self.earliest.lock().unwrap() else {
+            return false;
+        };
+        let segment = obj.segment();
+        let Some(segment) = segment.downcast_ref::<gst::ClockTime>() else {
+            return false;
+        };
+        let Some(running) = buffer.pts().and_then(|pts| segment.to_running_time(pts)) else {
+            return false;
+        };
+        running + buffer.duration().unwrap_or_default() < earliest
+    }
+
+    fn reset(&self, why: &str) {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            gst::debug!(CAT, imp = self, "resetting tracks: {why}");
+            state.annotator.reset();
+        }
+        *self.earliest.lock().unwrap() = None;
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceExpression {
+    const NAME: &'static str = "GstFaceExpression";
+    type Type = super::FaceExpression;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for FaceExpression {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("detector-model")
+                    .nick("Detector model")
+                    .blurb("CenterFace face detector (.onnx); default: the provisioned one")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("classifier-model")
+                    .nick("Classifier model")
+                    .blurb("Expression classifier (.onnx) with its descriptor (.json) beside it; default: the provisioned mini-Xception")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::default())
+                    .nick("Execution provider")
+                    .blurb("Where the models run; falls back to CPU when the provider is unavailable")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("active-execution-provider")
+                    .nick("Active execution provider")
+                    .blurb("The execution provider actually in use once started (cpu, cuda, tensorrt)")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime intra-op threads per model (0: one per core)")
+                    .maximum(256)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("detection-size")
+                    .nick("Detection size")
+                    .blurb("Long side, in pixels, of the downscaled copy the detector sees (rounded to a multiple of 32; 0: the frame's size)")
+                    .maximum(4096)
+                    .default_value(DEFAULT_DETECTION_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("detection-threshold")
+                    .nick("Detection threshold")
+                    .blurb("Minimum detector score of a face")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_DETECTION_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("nms-threshold")
+                    .nick("NMS threshold")
+                    .blurb("IoU above which the weaker of two overlapping detections is dropped")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_NMS_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-face-size")
+                    .nick("Minimum face size")
+                    .blurb("Faces whose shorter side is smaller, in frame pixels, are ignored")
+                    .maximum(8192)
+                    .default_value(DEFAULT_MIN_FACE_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-faces")
+                    .nick("Maximum faces")
+                    .blurb("At most this many faces per frame, highest scores first (0: no limit)")
+                    .maximum(1024)
+                    .default_value(DEFAULT_MAX_FACES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("inference-interval")
+                    .nick("Inference interval")
+                    .blurb("Run the detector on one frame in this many; the tracker carries the boxes between")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_INFERENCE_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("classify-interval")
+                    .nick("Classify interval")
+                    .blurb("Re-classify each face once in this many frames (new faces at once)")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_CLASSIFY_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("smoothing", Smoothing::default())
+                    .nick("Smoothing")
+                    .blurb("Temporal model of each face's expression")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("stickiness")
+                    .nick("Stickiness")
+                    .blurb("hmm: probability that the expression stays the same from one frame to the next; ema: weight of the past")
+                    .minimum(0.0)
+                    .maximum(0.999)
+                    .default_value(DEFAULT_STICKINESS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("post-messages", PostMessages::default())
+                    .nick("Post messages")
+                    .blurb("Which element messages to post on the bus")
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        self.obj().set_qos(DEFAULT_QOS);
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let v = value;
+        match pspec.name() {
+            "detector-model" => s.detector_model = v.get().expect("type checked upstream"),
+            "classifier-model" => s.classifier_model = v.get().expect("type checked upstream"),
+            "execution-provider" => s.execution_provider = v.get().expect("type checked upstream"),
+            "threads" => s.threads = v.get().expect("type checked upstream"),
+            "detection-size" => s.detection_size = v.get().expect("type checked upstream"),
+            "detection-threshold" => {
+                s.detection_threshold = v.get().expect("type checked upstream")
+            }
+            "nms-threshold" => s.nms_threshold = v.get().expect("type checked upstream"),
+            "min-face-size" => s.min_face_size = v.get().expect("type checked upstream"),
+            "max-faces" => s.max_faces = v.get().expect("type checked upstream"),
+            "inference-interval" => s.inference_interval = v.get().expect("type checked upstream"),
+            "classify-interval" => s.classify_interval = v.get().expect("type checked upstream"),
+            "smoothing" => s.smoothing = v.get().expect("type checked upstream"),
+            "stickiness" => s.stickiness = v.get().expect("type checked upstream"),
+            "post-messages" => s.post_messages = v.get().expect("type checked upstream"),
+            name => unimplemented!("property {name}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "active-execution-provider" {
+            let state = self.state.lock().unwrap();
+            return state
+                .as_ref()
+                .map(|s| s.annotator.detector().provider().as_str())
+                .to_value();
+        }
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "detector-model" => s.detector_model.to_value(),
+            "classifier-model" => s.classifier_model.to_value(),
+            "execution-provider" => s.execution_provider.to_value(),
+            "threads" => s.threads.to_value(),
+            "detection-size" => s.detection_size.to_value(),
+            "detection-threshold" => s.detection_threshold.to_value(),
+            "nms-threshold" => s.nms_threshold.to_value(),
+            "min-face-size" => s.min_face_size.to_value(),
+            "max-faces" => s.max_faces.to_value(),
+            "inference-interval" => s.inference_interval.to_value(),
+            "classify-interval" => s.classify_interval.to_value(),
+            "smoothing" => s.smoothing.to_value(),
+            "stickiness" => s.stickiness.to_value(),
+            "post-messages" => s.post_messages.to_value(),
+            name => unimplemented!("property {name}"),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceExpression {}
+
+impl ElementImpl for FaceExpression {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Facial expression analytics",
+                "Filter/Analyzer/Video",
+                "Detects and tracks faces, classifies and smooths their expression per track, and attaches face ROI metas",
+                "neural-media developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            use gst_video::VideoFormat as F;
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list([
+                    F::Rgb,
+                    F::Bgr,
+                    F::Rgbx,
+                    F::Bgrx,
+                    F::Xrgb,
+                    F::Xbgr,
+                    F::Rgba,
+                    F::Bgra,
+                    F::Argb,
+                    F::Abgr,
+                    F::I420,
+                    F::Nv12,
+                ])
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceExpression {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let options = SessionOptions {
+            execution_provider: settings.execution_provider.into(),
+            threads: settings.threads as usize,
+        };
+        let detector = model_path(
+            &settings.detector_model,
+            neural_media::assets::DEFAULT_FACE_DETECTOR,
+        );
+        let classifier = model_path(
+            &settings.classifier_model,
+            neural_media::assets::DEFAULT_EXPRESSION_CLASSIFIER,
+        );
+        let annotator = ExpressionAnnotator::load(
+            &detector,
+            &classifier,
+            None,
+            &options,
+            settings.annotator_config(),
+        )
+        .map_err(|e| neural_media_gst::start_error(&e))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "models loaded ({} / {}) on {}",
+            detector.display(),
+            classifier.display(),
+            annotator.detector().provider()
+        );
+        *self.state.lock().unwrap() = Some(State {
+            annotator,
+            info: None,
+        });
+        *self.earliest.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
+        let mut state = self.state.lock().unwrap();
+        let state = state
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
+        if state.info.as_ref() != Some(&info) {
+            if state.info.is_some() {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "caps changed to {incaps}: resetting tracks"
+                );
+                state.annotator.reset();
+            }
+            state.info = Some(info);
+        }
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStop(_) => self.reset("flush"),
+            gst::EventView::StreamStart(_) => self.reset("stream-start"),
+            _ => {}
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Qos(qos) = event.view() {
+            // Keep the base class from dropping frames: late frames skip detection instead.
+            let (_, _, diff, timestamp) = qos.get();
+            if let Some(ts) = timestamp {
+                let earliest = if diff > 0 {
+                    ts + gst::ClockTime::from_nseconds(diff as u64)
+                } else {
+                    ts
+                };
+                *self.earliest.lock().unwrap() = Some(earliest);
+            }
+            return self
+                .obj()
+                .sink_pads()
+                .first()
+                .is_some_and(|pad| pad.push_event(event));
+        }
+        self.parent_src_event(event)
+    }
+
+    fn transform_ip(
+        &self,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let late = self.is_late(buffer);
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let config = settings.annotator_config();
+        if *state.annotator.config() != config {
+            state.annotator.set_config(config);
+        }
+        let result = {
+            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
+                |_| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("buffer is smaller than its caps say")
+                    );
+                    gst::FlowError::Error
+                },
+            )?;
+            let frame = core_frame(&frame).map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("cannot read the frame: {e}")
+                );
+                gst::FlowError::Error
+            })?;
+            if late {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "late frame {:?}: detector skipped",
+                    buffer.pts()
+                );
+                state.annotator.process_tracking_only(&frame)
+            } else {
+                state.annotator.process(&frame)
+            }
+        };
+        let result = result.map_err(|e| {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Failed,
+                ("face analysis failed: {e}")
+            );
+            gst::FlowError::Error
+        })?;
+        let labels = state.annotator.labels().to_vec();
+        drop(guard);
+        let stats = &result.stats;
+        gst::log!(
+            CAT,
+            imp = self,
+            "frame {}: {} faces, detector {} ({:?}), classified {} ({:?}), total {:?}",
+            stats.frame,
+            result.faces.len(),
+            stats.detector_ran,
+            stats.detect_time,
+            stats.classified,
+            stats.classify_time,
+            stats.total_time
+        );
+        attach(buffer, &result.faces, &labels);
+        self.post_messages(&result, buffer.pts(), settings.post_messages);
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MPL-2.0
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+/// Temporal smoothing of each face's expression.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstFaceExpressionSmoothing")]
+pub enum Smoothing {
+    #[enum_value(
+        name = "None: the classifier's probabilities of the frame",
+        nick = "none"
+    )]
+    None = 0,
+    #[enum_value(
+        name = "EMA: exponential moving average (weight of the past = stickiness)",
+        nick = "ema"
+    )]
+    Ema = 1,
+    #[default]
+    #[enum_value(
+        name = "HMM: forward filter, P(same expression next frame) = stickiness",
+        nick = "hmm"
+    )]
+    Hmm = 2,
+}
+
+/// Which bus messages to post.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstFaceExpressionPostMessages")]
+pub enum PostMessages {
+    #[enum_value(name = "None", nick = "none")]
+    None = 0,
+    #[default]
+    #[enum_value(
+        name = "Changes: expression-changed when a face's label changes",
+        nick = "changes"
+    )]
+    Changes = 1,
+    #[enum_value(
+        name = "Every frame: faceexpression per frame, plus the changes",
+        nick = "every-frame"
+    )]
+    EveryFrame = 2,
+}
+
+glib::wrapper! {
+    pub struct FaceExpression(ObjectSubclass<imp::FaceExpression>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    #[cfg(feature = "doc")]
+    {
+        Smoothing::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+        PostMessages::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    }
+    gst::Element::register(
+        Some(plugin),
+        "faceexpression",
+        gst::Rank::NONE,
+        FaceExpression::static_type(),
+    )
+}
