@@ -13,7 +13,7 @@
 //!
 //! Bus element messages (`post-messages`): `expression-changed` (`track-id`, `old-label` — empty
 //! for a new face —, `new-label`, `pts`) and, with `every-frame`, `faceexpression` (`pts`,
-//! `faces` count, and `face-0`, `face-1`, … structures with `track-id`, `label`, `confidence`,
+//! `faces` count, `detector-ran`, and `face-0`, `face-1`, … structures with `track-id`, `label`, `confidence`,
 //! `x`, `y`, `width`, `height`).
 //!
 //! The detector runs every `inference-interval` frames (the tracker carries the boxes between)
@@ -289,7 +289,8 @@ impl FaceExpression {
         if mode == PostMessages::EveryFrame {
             let mut s = gst::Structure::builder("faceexpression")
                 .field("pts", pts_ns)
-                .field("faces", result.faces.len() as u32);
+                .field("faces", result.faces.len() as u32)
+                .field("detector-ran", result.stats.detector_ran);
             for (i, f) in result.faces.iter().enumerate() {
                 let b = f.bbox;
                 s = s.field(

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MPL-2.0
+//! `faceexpression` on the real models and the provisioned media: faces found per image, one
+//! stable track through a clip, tracks that come and go, identical boxes for RGB and I420,
+//! the detector interval, expressions of posed images, and errors for bad models.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use gst::prelude::*;
+
+fn init() {
+    use std::sync::Once;
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstfaceexpr::plugin_register_static().expect("register faceexpr");
+    });
+}
+
+fn media(name: &str) -> PathBuf {
+    let path = neural_media::assets::data_dir().join("media").join(name);
+    assert!(
+        path.is_file(),
+        "{} missing: run scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+#[derive(Debug, Clone)]
+struct Face {
+    id: i32,
+    rect: (u32, u32, u32, u32),
+    label: String,
+    raw_label: String,
+    probabilities: usize,
+    landmarks: usize,
+}
+
+#[derive(Debug)]
+struct Run {
+    frames: Vec<Vec<Face>>,
+    messages: Vec<gst::Structure>,
+}
+
+/// Runs `source ! faceexpression <props> ! appsink` to EOS and collects every frame's faces.
+fn run(source: &str, props: &str) -> Run {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "{source} ! faceexpression name=fe threads=2 {props} ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("pipeline starts");
+    let mut frames = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(60)) {
+        let buffer = sample.buffer().unwrap();
+        let faces = buffer
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .map(|m| {
+                assert_eq!(m.roi_type(), "face");
+                let expr = m.param("expression").expect("expression param");
+                assert_eq!(expr.get::<u64>("track-id").unwrap(), m.id() as u64);
+                Face {
+                    id: m.id(),
+                    rect: m.rect(),
+                    label: expr.get("label").unwrap(),
+                    raw_label: expr.get("raw-label").unwrap(),
+                    probabilities: m.param("probabilities").map_or(0, |s| s.n_fields()),
+                    landmarks: m.param("landmarks").map_or(0, |s| s.n_fields()),
+                }
+            })
+            .collect();
+        frames.push(faces);
+        if sink.is_eos() {
+            break;
+        }
+    }
+    let bus = pipeline.bus().unwrap();
+    let mut messages = Vec::new();
+    while let Some(msg) = bus.pop() {
+        match msg.view() {
+            gst::MessageView::Error(e) => panic!("error: {} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Element(e) => messages.extend(e.structure().map(|s| s.to_owned())),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    Run { frames, messages }
+}
+
+/// A still image as a short video: the tracker confirms a face on its second detection.
+fn image(name: &str, format: &str) -> String {
+    format!(
+        "filesrc location={} ! jpegdec ! imagefreeze num-buffers=3 ! videoconvert ! video/x-raw,format={format}",
+        media(name).display()
+    )
+}
+
+fn video(name: &str) -> String {
+    format!(
+        "filesrc location={} ! decodebin ! videoconvert",
+        media(name).display()
+    )
+}
+
+fn iou(a: (u32, u32, u32, u32), b: (u32, u32, u32, u32)) -> f64 {
+    let (ax2, ay2, bx2, by2) = (a.0 + a.2, a.1 + a.3, b.0 + b.2, b.1 + b.3);
+    let iw = ax2.min(bx2).saturating_sub(a.0.max(b.0)) as f64;
+    let ih = ay2.min(by2).saturating_sub(a.1.max(b.1)) as f64;
+    let inter = iw * ih;
+    inter / ((a.2 * a.3) as f64 + (b.2 * b.3) as f64 - inter)
+}
+
+#[test]
+fn finds_every_face_in_group_photos() {
+    for (name, expected) in [("multi_face.jpg", 5), ("t1.jpg", 6)] {
+        let run = run(&image(name, "RGB"), "");
+        let last = run.frames.last().expect("frames");
+        assert_eq!(last.len(), expected, "{name}: {last:#?}");
+        let ids: BTreeSet<i32> = last.iter().map(|f| f.id).collect();
+        assert_eq!(ids.len(), expected, "distinct track ids");
+        for f in last {
+            assert_eq!(f.probabilities, 7, "one probability per class");
+            assert_eq!(f.landmarks, 10, "five (x, y) landmarks");
+        }
+    }
+}
+
+#[test]
+fn rgb_and_i420_give_the_same_boxes() {
+    let rgb = run(&image("multi_face.jpg", "RGB"), "");
+    let i420 = run(&image("multi_face.jpg", "I420"), "");
+    let (a, b) = (rgb.frames.last().unwrap(), i420.frames.last().unwrap());
+    assert_eq!(a.len(), b.len());
+    for fa in a {
+        let best = b.iter().map(|fb| iou(fa.rect, fb.rect)).fold(0.0, f64::max);
+        assert!(
+            best >= 0.9,
+            "box {:?} has IoU {best} with its I420 twin",
+            fa.rect
+        );
+    }
+}
+
+#[test]
+fn posed_expressions() {
+    // The model gets surprise and happy right; the angry and disgust images come out as sad
+    // and neutral (documented in tests/face_models.rs).
+    for (name, expected) in [
+        ("0-f1-su-ph.jpg", "surprise"),
+        ("0-f15-hao-ph.jpg", "happy"),
+    ] {
+        let run = run(&image(name, "BGRx"), "");
+        let face = &run.frames.last().unwrap()[0];
+        assert_eq!(face.raw_label, expected, "{name}");
+        assert_eq!(face.label, expected, "{name}");
+    }
+}
+
+#[test]
+fn one_track_through_a_clip_and_smoothing_reduces_flips() {
+    let smoothed = run(
+        &video("WolfgangLanger_Pexels.mp4"),
+        "post-messages=every-frame",
+    );
+    assert_eq!(smoothed.frames.len(), 472);
+    let ids: BTreeSet<i32> = smoothed.frames.iter().flatten().map(|f| f.id).collect();
+    assert!(ids.len() <= 2, "id switches: {ids:?}");
+    let with_face = smoothed.frames.iter().filter(|f| f.len() == 1).count();
+    assert!(with_face > 440, "face tracked on {with_face}/472 frames");
+
+    let flips = |labels: Vec<&str>| labels.windows(2).filter(|w| w[0] != w[1]).count();
+    let raw = flips(
+        smoothed
+            .frames
+            .iter()
+            .flatten()
+            .map(|f| f.raw_label.as_str())
+            .collect(),
+    );
+    let stable = flips(
+        smoothed
+            .frames
+            .iter()
+            .flatten()
+            .map(|f| f.label.as_str())
+            .collect(),
+    );
+    assert!(
+        stable * 3 <= raw,
+        "smoothing should cut label flips: {stable} vs raw {raw}"
+    );
+
+    let per_frame = smoothed
+        .messages
+        .iter()
+        .filter(|s| s.name() == "faceexpression")
+        .count();
+    assert_eq!(per_frame, 472, "one faceexpression message per frame");
+    let changes = smoothed
+        .messages
+        .iter()
+        .filter(|s| s.name() == "expression-changed")
+        .count();
+    assert_eq!(
+        changes,
+        stable + 1,
+        "a message per change, plus the first label"
+    );
+}
+
+#[test]
+fn no_faces_in_a_clip_without_faces() {
+    let run = run(&video("no_face.mp4"), "");
+    assert!(!run.frames.is_empty());
+    assert!(run.frames.iter().all(|f| f.is_empty()), "no face expected");
+}
+
+#[test]
+fn faces_appear_and_disappear() {
+    let run = run(&video("face_noface.mov"), "");
+    let counts: Vec<usize> = run.frames.iter().map(Vec::len).collect();
+    let first_face = counts.iter().position(|&n| n > 0).expect("a face appears");
+    let gone_after = counts[first_face..]
+        .iter()
+        .position(|&n| n == 0)
+        .expect("the face disappears");
+    assert!(gone_after > 5, "tracked for a while before it goes");
+}
+
+#[test]
+fn inference_interval_runs_the_detector_on_a_third_of_frames() {
+    let run = run(
+        &video("WolfgangLanger_Pexels.mp4"),
+        "inference-interval=3 post-messages=every-frame",
+    );
+    let ran: Vec<bool> = run
+        .messages
+        .iter()
+        .filter(|s| s.name() == "faceexpression")
+        .map(|s| s.get::<bool>("detector-ran").unwrap())
+        .collect();
+    assert_eq!(ran.len(), 472);
+    let detections = ran.iter().filter(|&&r| r).count();
+    assert_eq!(detections, 472usize.div_ceil(3));
+    let with_face = run.frames.iter().filter(|f| !f.is_empty()).count();
+    assert!(
+        with_face > 440,
+        "every frame still carries the face: {with_face}/472"
+    );
+}
+
+#[test]
+fn bad_models_fail_the_state_change_naming_the_file() {
+    init();
+    let voice = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE);
+    for (prop, path) in [
+        ("detector-model", PathBuf::from("/nonexistent/det.onnx")),
+        ("detector-model", voice.clone()),
+        ("classifier-model", voice),
+    ] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=1 ! faceexpression {prop}={} ! fakesink",
+            path.display()
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        assert!(pipeline.set_state(gst::State::Paused).is_err());
+        let msg = pipeline
+            .bus()
+            .unwrap()
+            .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+            .expect("error message");
+        let gst::MessageView::Error(err) = msg.view() else {
+            unreachable!()
+        };
+        // The model, or for a classifier the descriptor beside it (same stem), is named.
+        let stem = path.with_extension("");
+        assert!(
+            err.error()
+                .to_string()
+                .contains(&stem.display().to_string()),
+            "{}",
+            err.error()
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+}
