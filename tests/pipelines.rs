@@ -76,3 +76,24 @@ fn speak_text_writes_the_paragraph_to_wav() {
     // Six sentences of ordinary speech.
     assert!((15.0..60.0).contains(&seconds), "{seconds} s of speech");
 }
+
+#[test]
+fn annotate_video_writes_an_mp4_with_the_overlay() {
+    let mp4 = out_file("annotated.mp4");
+    let input = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
+    run("annotate-video.sh", &[&input, &mp4]);
+    let bytes = std::fs::read(&mp4).expect("mp4 written");
+    assert_eq!(&bytes[4..8], b"ftyp", "an MP4 file");
+    let out = Command::new("gst-discoverer-1.0")
+        .arg(&mp4)
+        .output()
+        .expect("gst-discoverer-1.0 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 4:2:0, so that every player can decode it.
+    assert!(text.contains("H.264 (High Profile)"), "{text}");
+    assert!(
+        text.contains("Width: 640") && text.contains("Height: 360"),
+        "{text}"
+    );
+    assert!(text.contains("Duration: 0:00:19.6"), "{text}");
+}

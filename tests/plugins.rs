@@ -66,3 +66,28 @@ fn faceexpr_plugin_metadata() {
     assert_eq!(field(&text, "Source module"), "gst-plugin-faceexpr");
     assert!(field(&text, "Version").starts_with(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn both_plugins_load_into_one_process() {
+    // Each plugin registers its own types; loading both together must not clash.
+    let out = Command::new("gst-inspect-1.0")
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .env(
+            "GST_REGISTRY",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("registry-both.bin"),
+        )
+        .output()
+        .expect("gst-inspect-1.0 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for element in ["neuralttssrc", "faceexpression", "faceoverlay"] {
+        assert!(
+            text.contains(&format!(" {element}: ")),
+            "{element} missing from:\n{text}"
+        );
+    }
+}

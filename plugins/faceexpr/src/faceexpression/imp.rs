@@ -22,8 +22,9 @@
 //! READY→PAUSED; a missing or wrong model fails that state change with an error naming the file.
 //!
 //! ```sh
-//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! faceexpression ! \
-//!     videoconvert ! faceoverlay ! videoconvert ! x264enc ! mp4mux ! filesink location=out.mp4
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
+//!     faceexpression ! faceoverlay show-probabilities=true ! videoconvert ! \
+//!     video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4
 //! ```
 //! (`pipelines/annotate-video.sh`.)
 

@@ -7,8 +7,9 @@
 //! Properties: `line-width` (px), `show-labels`, `show-probabilities`, `show-landmarks`.
 //!
 //! ```sh
-//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! faceexpression ! \
-//!     videoconvert ! faceoverlay ! videoconvert ! autovideosink
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
+//!     faceexpression ! faceoverlay show-probabilities=true ! videoconvert ! \
+//!     video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4
 //! ```
 //! (`pipelines/annotate-video.sh` records the same to an MP4.)
 
@@ -196,8 +197,16 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
             .background_color(Rgb888::BLACK)
             .build();
         let label_width = 4 * font.character_size.width as i32;
+        // Below the box, or inside it along its bottom when they would leave the frame.
+        let rows = face.probabilities.len() as i32 * line_height;
+        let frame_height = target.bounding_box().size.height as i32;
+        let first = if y + h as i32 + 2 + rows <= frame_height {
+            y + h as i32 + 2
+        } else {
+            (y + h as i32 - rows - settings.line_width as i32).max(0)
+        };
         for (row, (name, p)) in face.probabilities.iter().enumerate() {
-            let top = y + h as i32 + 2 + row as i32 * line_height;
+            let top = first + row as i32 * line_height;
             let short: String = name.chars().take(3).collect();
             Text::with_baseline(&short, Point::new(x, top), text, Baseline::Top).draw(target)?;
             let origin = Point::new(x + label_width, top + 1);
