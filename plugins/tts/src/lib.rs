@@ -6,6 +6,7 @@
 
 use gst::glib;
 
+mod neuraltts;
 mod neuralttssrc;
 mod phonemizer;
 mod settings;
@@ -15,6 +16,7 @@ neural_media_gst::define_execution_provider!("GstNeuralTtsExecutionProvider");
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
     neuralttssrc::register(plugin)?;
+    neuraltts::register(plugin)?;
     Ok(())
 }
 

@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//! `neuraltts` on the real voice and real espeak-ng: speech placed at the cues' timestamps with
+//! contiguous silence between them, the four overflow policies, EOS after pending speech, bad
+//! UTF-8, pango markup, the LATENCY query, late cues with a live upstream, and SRT pipelines
+//! through `subparse` into `wavenc` and `audiomixer`.
+
+use gst::prelude::*;
+
+fn init() {
+    use std::sync::Once;
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstneuraltts::plugin_register_static().expect("register neuraltts");
+    });
+}
+
+const RATE: u64 = 22050;
+
+fn secs(s: f64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds((s * 1e9).round() as u64)
+}
+
+/// A cue: text (bytes, so that invalid UTF-8 can be sent), PTS and duration in seconds.
+struct Cue<'a> {
+    text: &'a [u8],
+    pts: Option<f64>,
+    duration: Option<f64>,
+}
+
+fn cue(text: &str, pts: f64, duration: f64) -> Cue<'_> {
+    Cue {
+        text: text.as_bytes(),
+        pts: Some(pts),
+        duration: Some(duration),
+    }
+}
+
+#[derive(Debug)]
+struct Sentence {
+    text: String,
+    pts: gst::ClockTime,
+    duration: gst::ClockTime,
+}
+
+impl Sentence {
+    fn end(&self) -> gst::ClockTime {
+        self.pts + self.duration
+    }
+}
+
+struct Output {
+    caps: gst::Caps,
+    buffers: Vec<gst::Buffer>,
+    sentences: Vec<Sentence>,
+    warnings: Vec<String>,
+}
+
+fn samples_of(buffer: &gst::Buffer) -> Vec<i16> {
+    let map = buffer.map_readable().unwrap();
+    map.chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    (samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / samples.len().max(1) as f64)
+        .sqrt()
+}
+
+impl Output {
+    /// The samples of the whole output, from PTS 0.
+    fn samples(&self) -> Vec<i16> {
+        self.buffers.iter().flat_map(samples_of).collect()
+    }
+
+    /// Samples in `[from, to)` seconds.
+    fn window(&self, from: f64, to: f64) -> Vec<i16> {
+        let all = self.samples();
+        let at = |s: f64| ((s * RATE as f64) as usize).min(all.len());
+        all[at(from)..at(to)].to_vec()
+    }
+
+    /// Samples of the speech (buffers not flagged GAP).
+    fn speech(&self) -> Vec<i16> {
+        self.buffers
+            .iter()
+            .filter(|b| !b.flags().contains(gst::BufferFlags::GAP))
+            .flat_map(samples_of)
+            .collect()
+    }
+
+    /// End of the last non-silent sample, in seconds.
+    fn last_sound(&self) -> f64 {
+        let all = self.samples();
+        let last = all.iter().rposition(|&s| s.abs() > 300).unwrap_or(0);
+        (last + 1) as f64 / RATE as f64
+    }
+
+    fn assert_contiguous_from_zero(&self) {
+        let mut expected = 0u64;
+        for b in &self.buffers {
+            assert_eq!(b.offset(), expected, "contiguous offsets");
+            let pts = gst::ClockTime::SECOND
+                .mul_div_floor(expected, RATE)
+                .unwrap();
+            assert_eq!(b.pts(), Some(pts), "contiguous PTS");
+            expected += b.size() as u64 / 2;
+            assert_eq!(b.offset_end(), expected);
+            let end = gst::ClockTime::SECOND
+                .mul_div_floor(expected, RATE)
+                .unwrap();
+            assert_eq!(b.duration(), Some(end - pts), "duration matches samples");
+            if b.flags().contains(gst::BufferFlags::GAP) {
+                assert!(
+                    samples_of(b).iter().all(|&s| s == 0),
+                    "GAP buffers are silent"
+                );
+            }
+        }
+    }
+}
+
+/// Runs `neuraltts` in a Harness over `cues`, then EOS; collects everything it sends.
+fn run(props: &[(&str, &str)], caps: &str, cues: &[Cue]) -> Output {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    let element = h.element().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    element.set_property("noise-scale", 0.0f64);
+    element.set_property("noise-w", 0.0f64);
+    element.set_property("sentence-silence", 0.0f64);
+    for (name, value) in props {
+        element.set_property_from_str(name, value);
+    }
+    h.play();
+    h.set_src_caps_str(caps);
+    for c in cues {
+        let mut buffer = gst::Buffer::from_slice(c.text.to_vec());
+        {
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(c.pts.map(secs));
+            b.set_duration(c.duration.map(secs));
+        }
+        assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    let mut buffers = Vec::new();
+    while let Some(b) = h.try_pull() {
+        buffers.push(b);
+    }
+    let mut eos = false;
+    while let Some(e) = h.try_pull_event() {
+        eos |= e.type_() == gst::EventType::Eos;
+    }
+    assert!(eos, "EOS forwarded after the audio");
+    let caps = h
+        .sinkpad()
+        .and_then(|p| p.current_caps())
+        .expect("negotiated caps");
+    let (sentences, warnings) = messages(&bus);
+    element.set_bus(None);
+    Output {
+        caps,
+        buffers,
+        sentences,
+        warnings,
+    }
+}
+
+fn messages(bus: &gst::Bus) -> (Vec<Sentence>, Vec<String>) {
+    let mut sentences = Vec::new();
+    let mut warnings = Vec::new();
+    while let Some(msg) = bus.pop() {
+        match msg.view() {
+            gst::MessageView::Element(e) => {
+                let s = e.structure().unwrap();
+                if s.name() == "neuraltts-sentence" {
+                    sentences.push(Sentence {
+                        text: s.get("text").unwrap(),
+                        pts: gst::ClockTime::from_nseconds(s.get("pts").unwrap()),
+                        duration: gst::ClockTime::from_nseconds(s.get("duration").unwrap()),
+                    });
+                }
+            }
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("error: {} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    (sentences, warnings)
+}
+
+const UTF8: &str = "text/x-raw,format=utf8";
+const LONG: &str = "This sentence is far too long for the very short cue that it was given.";
+
+#[test]
+fn two_cues_start_at_their_timestamps_with_silence_between() {
+    let out = run(
+        &[],
+        UTF8,
+        &[
+            cue("Hello there, this is the first cue.", 0.0, 3.0),
+            cue("And this is the second one.", 5.0, 3.0),
+        ],
+    );
+    let s = out.caps.structure(0).unwrap();
+    assert_eq!(s.get::<&str>("format").unwrap(), "S16LE");
+    assert_eq!(s.get::<i32>("rate").unwrap(), 22050);
+    assert_eq!(s.get::<i32>("channels").unwrap(), 1);
+    out.assert_contiguous_from_zero();
+
+    let first_speech = out
+        .buffers
+        .iter()
+        .find(|b| !b.flags().contains(gst::BufferFlags::GAP))
+        .unwrap();
+    assert_eq!(first_speech.pts(), Some(gst::ClockTime::ZERO));
+    // The first audio after 5 s that is not a gap starts at 5 s (within one buffer).
+    let second = out
+        .buffers
+        .iter()
+        .find(|b| {
+            b.pts().unwrap() + b.duration().unwrap() > secs(5.0)
+                && !b.flags().contains(gst::BufferFlags::GAP)
+        })
+        .unwrap();
+    let diff = second
+        .pts()
+        .unwrap()
+        .nseconds()
+        .abs_diff(secs(5.0).nseconds());
+    assert!(diff < second.duration().unwrap().nseconds(), "{second:?}");
+    assert_eq!(second.pts(), Some(secs(5.0)), "sample-accurate in fact");
+    assert!(rms(&samples_of(second)) > 500.0);
+    // Silence (GAP buffers) between the cues.
+    let first_end = out.sentences[0].end();
+    assert!(first_end < secs(3.0), "first cue fits: {first_end}");
+    let gaps: Vec<_> = out
+        .buffers
+        .iter()
+        .filter(|b| b.pts().unwrap() >= first_end && b.pts().unwrap() < secs(5.0))
+        .collect();
+    assert!(!gaps.is_empty());
+    assert!(
+        gaps.iter()
+            .all(|b| b.flags().contains(gst::BufferFlags::GAP))
+    );
+
+    let texts: Vec<_> = out.sentences.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Hello there, this is the first cue.",
+            "And this is the second one."
+        ]
+    );
+    assert_eq!(out.sentences[0].pts, gst::ClockTime::ZERO);
+    assert_eq!(out.sentences[1].pts, secs(5.0));
+    let last = out.buffers.last().unwrap();
+    assert_eq!(
+        last.pts().unwrap() + last.duration().unwrap(),
+        out.sentences[1].end(),
+        "output ends with the speech"
+    );
+}
+
+/// The natural length of `text` (a cue long enough for it).
+fn natural_seconds(text: &str) -> f64 {
+    let out = run(&[("overflow", "shift")], UTF8, &[cue(text, 0.0, 30.0)]);
+    assert_eq!(out.sentences.len(), 1);
+    out.sentences[0].duration.seconds_f64()
+}
+
+#[test]
+fn clip_cuts_the_speech_at_the_cue_end() {
+    let out = run(
+        &[("overflow", "clip")],
+        UTF8,
+        &[cue(LONG, 0.0, 1.0), cue("Next.", 1.5, 1.0)],
+    );
+    out.assert_contiguous_from_zero();
+    assert_eq!(out.sentences[0].duration, secs(1.0), "clipped to the cue");
+    assert!(
+        rms(&out.window(0.0, 1.0)) > 500.0,
+        "speech up to the cue end"
+    );
+    assert!(
+        out.window(1.0, 1.5).iter().all(|&s| s == 0),
+        "silence after the cue end"
+    );
+    assert_eq!(out.sentences[1].pts, secs(1.5), "next cue on time");
+}
+
+#[test]
+fn shift_delays_the_next_cue() {
+    let out = run(
+        &[("overflow", "shift")],
+        UTF8,
+        &[cue(LONG, 0.0, 1.0), cue("Next.", 1.5, 1.0)],
+    );
+    out.assert_contiguous_from_zero();
+    let first = &out.sentences[0];
+    assert!(
+        first.duration > secs(3.0),
+        "not clipped: {}",
+        first.duration
+    );
+    assert_eq!(
+        out.sentences[1].pts,
+        first.end(),
+        "next cue right after the first"
+    );
+}
+
+#[test]
+fn overlap_mixes_the_next_cue_in_at_its_own_time() {
+    let out = run(
+        &[("overflow", "overlap")],
+        UTF8,
+        &[cue(LONG, 0.0, 1.0), cue("Next.", 1.5, 1.0)],
+    );
+    out.assert_contiguous_from_zero();
+    let first = &out.sentences[0];
+    assert!(
+        first.duration > secs(3.0),
+        "not clipped: {}",
+        first.duration
+    );
+    assert_eq!(out.sentences[1].pts, secs(1.5), "next cue at its own PTS");
+    // Everything held back comes out before EOS: the output lasts as long as the first cue.
+    let total = out.samples().len() as f64 / RATE as f64;
+    assert!(
+        (total - first.end().seconds_f64()).abs() < 0.001,
+        "{total} s"
+    );
+    // The mix differs from the first cue alone where they overlap.
+    let alone = run(&[("overflow", "overlap")], UTF8, &[cue(LONG, 0.0, 1.0)]);
+    assert_eq!(
+        out.window(0.0, 1.5),
+        alone.window(0.0, 1.5),
+        "same speech before the second cue"
+    );
+    assert_ne!(
+        out.window(1.5, 2.0),
+        alone.window(1.5, 2.0),
+        "second cue mixed in"
+    );
+}
+
+#[test]
+fn fit_speeds_speech_up_into_the_cue() {
+    let natural = natural_seconds(LONG);
+    let cue_seconds = natural / 1.2;
+    let out = run(
+        &[],
+        UTF8,
+        &[cue(LONG, 0.0, cue_seconds), cue("Next.", cue_seconds, 1.0)],
+    );
+    let first = &out.sentences[0];
+    let fitted = first.duration.seconds_f64();
+    assert!(
+        fitted <= cue_seconds + 0.01,
+        "{fitted} s in a {cue_seconds} s cue (natural {natural} s)"
+    );
+    assert!(fitted > natural / 1.3, "not faster than needed: {fitted} s");
+    assert!(out.last_sound() > cue_seconds, "the next cue is spoken");
+    let late = out.sentences[1]
+        .pts
+        .nseconds()
+        .abs_diff(secs(cue_seconds).nseconds());
+    assert!(
+        late < 1_000_000_000 / RATE,
+        "next cue on time (to the sample)"
+    );
+}
+
+#[test]
+fn fit_falls_back_to_shift_beyond_max_speedup() {
+    let natural = natural_seconds(LONG);
+    let cue_seconds = natural / 2.0;
+    let out = run(
+        &[("max-speedup", "1.3")],
+        UTF8,
+        &[cue(LONG, 0.0, cue_seconds), cue("Next.", cue_seconds, 1.0)],
+    );
+    let first = &out.sentences[0];
+    let spoken = first.duration.seconds_f64();
+    assert!(
+        (natural / 1.45..natural / 1.15).contains(&spoken),
+        "about 1.3x faster: {spoken} s for {natural} s"
+    );
+    assert!(spoken > cue_seconds);
+    assert_eq!(out.sentences[1].pts, first.end(), "next cue shifted");
+}
+
+#[test]
+fn eos_waits_for_pending_speech() {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    h.play();
+    h.set_src_caps_str(UTF8);
+    let mut buffer = gst::Buffer::from_slice(LONG.as_bytes().to_vec());
+    buffer.get_mut().unwrap().set_pts(secs(2.0));
+    assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+    assert!(h.push_event(gst::event::Eos::new()));
+    let mut end = gst::ClockTime::ZERO;
+    let mut speech = 0;
+    while let Some(b) = h.try_pull() {
+        end = b.pts().unwrap() + b.duration().unwrap();
+        if !b.flags().contains(gst::BufferFlags::GAP) {
+            speech += b.size();
+        }
+    }
+    assert!(end > secs(4.0), "speech from 2 s: ends at {end}");
+    assert!(speech > 0);
+    let mut eos = false;
+    while let Some(e) = h.try_pull_event() {
+        eos |= e.type_() == gst::EventType::Eos;
+    }
+    assert!(eos, "EOS after the speech");
+}
+
+#[test]
+fn buffer_without_pts_is_spoken_after_what_came_before() {
+    let out = run(
+        &[],
+        UTF8,
+        &[
+            cue("One.", 1.0, 1.0),
+            Cue {
+                text: b"Two.",
+                pts: None,
+                duration: None,
+            },
+        ],
+    );
+    out.assert_contiguous_from_zero();
+    assert_eq!(out.sentences[0].pts, secs(1.0));
+    assert_eq!(out.sentences[1].pts, out.sentences[0].end());
+}
+
+#[test]
+fn invalid_utf8_is_skipped_with_a_warning() {
+    let out = run(
+        &[],
+        UTF8,
+        &[
+            Cue {
+                text: b"bad \xff\xfe bytes",
+                pts: Some(0.0),
+                duration: Some(1.0),
+            },
+            cue("", 1.0, 1.0),
+            cue("Still speaking.", 2.0, 2.0),
+        ],
+    );
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(out.warnings[0].contains("UTF-8"), "{}", out.warnings[0]);
+    assert_eq!(out.sentences.len(), 1);
+    assert_eq!(out.sentences[0].text, "Still speaking.");
+    assert_eq!(out.sentences[0].pts, secs(2.0));
+    out.assert_contiguous_from_zero();
+}
+
+#[test]
+fn pango_markup_is_spoken_like_plain_text() {
+    let markup = run(
+        &[],
+        "text/x-raw,format=pango-markup",
+        &[cue("<i>Hello</i> &amp; <b>goodbye</b>", 0.0, 4.0)],
+    );
+    let plain = run(&[], UTF8, &[cue("Hello & goodbye", 0.0, 4.0)]);
+    assert_eq!(markup.sentences[0].text, plain.sentences[0].text);
+    let speech = markup.speech();
+    assert!(rms(&speech) > 500.0);
+    assert_eq!(speech, plain.speech(), "identical audio with noise 0");
+}
+
+#[test]
+fn f32_output_when_downstream_asks() {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    h.set_sink_caps_str("audio/x-raw,format=F32LE,rate=22050,channels=1,layout=interleaved");
+    h.play();
+    h.set_src_caps_str(UTF8);
+    let mut buffer = gst::Buffer::from_slice(b"Floating point.".to_vec());
+    buffer.get_mut().unwrap().set_pts(gst::ClockTime::ZERO);
+    assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+    let b = h.pull().unwrap();
+    let map = b.map_readable().unwrap();
+    let peak = map
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(peak > 0.05 && peak <= 1.0, "peak {peak}");
+}
+
+#[test]
+fn latency_query_adds_ours_to_upstream() {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    h.set_upstream_latency(gst::ClockTime::from_mseconds(100));
+    h.play();
+    let src = h.element().unwrap().static_pad("src").unwrap();
+    let mut q = gst::query::Latency::new();
+    assert!(src.query(&mut q));
+    let (_, min, max) = q.result();
+    assert_eq!(
+        min,
+        gst::ClockTime::from_mseconds(500),
+        "100 upstream + 400 default"
+    );
+    assert!(max.is_none_or(|max| max >= min));
+
+    h.element().unwrap().set_property("latency", 1500u32);
+    let mut q = gst::query::Latency::new();
+    assert!(src.query(&mut q));
+    assert_eq!(q.result().1, gst::ClockTime::from_mseconds(1600));
+}
+
+#[test]
+fn late_cue_with_live_upstream_is_shifted_with_a_warning() {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    let element = h.element().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    h.use_testclock();
+    h.play();
+    h.set_src_caps_str(UTF8);
+    let mut q = gst::query::Latency::new();
+    assert!(element.static_pad("src").unwrap().query(&mut q));
+    assert!(q.result().0, "the Harness upstream is live");
+    // Running time is 10 s: a cue for 1 s cannot be on time any more.
+    h.set_time(gst::ClockTime::from_seconds(10)).unwrap();
+    let mut buffer = gst::Buffer::from_slice(b"Too late.".to_vec());
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(secs(1.0));
+        b.set_duration(secs(1.0));
+    }
+    assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+    let (sentences, warnings) = messages(&bus);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("latency"), "{}", warnings[0]);
+    // Spoken at now - latency (400 ms ours, 0 upstream).
+    assert_eq!(sentences[0].pts, secs(9.6));
+    let first = h.pull().unwrap();
+    assert!(first.flags().contains(gst::BufferFlags::DISCONT));
+    element.set_bus(None);
+}
+
+fn srt() -> String {
+    format!(
+        "{}/../../pipelines/data/captions.srt",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Runs a pipeline to EOS; returns its sentence messages.
+fn run_pipeline(description: &str) -> Vec<Sentence> {
+    init();
+    let pipeline = gst::parse::launch(description).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut sentences = Vec::new();
+    let mut eos = false;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match msg.view() {
+            gst::MessageView::Element(e)
+                if e.structure()
+                    .is_some_and(|s| s.name() == "neuraltts-sentence") =>
+            {
+                let s = e.structure().unwrap();
+                sentences.push(Sentence {
+                    text: s.get("text").unwrap(),
+                    pts: gst::ClockTime::from_nseconds(s.get("pts").unwrap()),
+                    duration: gst::ClockTime::from_nseconds(s.get("duration").unwrap()),
+                });
+            }
+            gst::MessageView::Eos(_) => {
+                eos = true;
+                break;
+            }
+            gst::MessageView::Error(e) => panic!("error: {} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(eos, "pipeline reached EOS");
+    sentences
+}
+
+/// ((codec, channels, rate, bits), data bytes) of a WAV file.
+fn wav_format(path: &std::path::Path) -> ((u16, u16, u32, u16), usize) {
+    let bytes = std::fs::read(path).expect("wav written");
+    assert_eq!(&bytes[0..4], b"RIFF");
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let mut at = 12;
+    let mut format = None;
+    while at + 8 <= bytes.len() {
+        let len = u32_at(at + 4) as usize;
+        match &bytes[at..at + 4] {
+            b"fmt " => {
+                format = Some((
+                    u16_at(at + 8),
+                    u16_at(at + 10),
+                    u32_at(at + 12),
+                    u16_at(at + 22),
+                ))
+            }
+            b"data" => return (format.expect("fmt before data"), len),
+            _ => {}
+        }
+        at += 8 + len + (len & 1);
+    }
+    panic!("no data chunk in {}", path.display());
+}
+
+#[test]
+fn srt_pipeline_places_speech_at_the_cues() {
+    let wav = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("captions-{}.wav", std::process::id()));
+    let sentences = run_pipeline(&format!(
+        "filesrc location={} ! subparse ! neuraltts noise-scale=0 noise-w=0 ! audioconvert ! \
+         wavenc ! filesink location={}",
+        srt(),
+        wav.display()
+    ));
+    let texts: Vec<_> = sentences.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Good evening, and welcome.",
+            "Tonight we look at trains & the people who build them.",
+            "It is a long story.",
+            "Let us begin at the station."
+        ]
+    );
+    // The SRT's start times.
+    let starts: Vec<_> = sentences.iter().map(|s| s.pts).collect();
+    assert_eq!(starts, [secs(0.5), secs(4.0), secs(8.5), secs(12.0)]);
+    // Each cue's speech fits its cue (fit).
+    let ends = [3.0, 7.0, 10.5, 14.5];
+    for (s, end) in sentences.iter().zip(ends) {
+        assert!(s.end() <= secs(end), "{s:?} past {end} s");
+    }
+    // The WAV holds the silence too: 16-bit mono up to the end of the last speech.
+    let (format, data) = wav_format(&wav);
+    assert_eq!(format, (1, 1, 22050, 16), "PCM, mono, 22050 Hz, 16 bits");
+    let seconds = data as f64 / (2.0 * RATE as f64);
+    assert!(
+        (seconds - sentences[3].end().seconds_f64()).abs() < 0.01,
+        "{seconds} s of audio"
+    );
+}
+
+#[test]
+fn srt_pipeline_runs_through_audiomixer() {
+    let sentences = run_pipeline(&format!(
+        "filesrc location={} ! subparse ! neuraltts noise-scale=0 noise-w=0 ! audiomixer ! \
+         audioconvert ! fakesink sync=false",
+        srt()
+    ));
+    assert_eq!(sentences.len(), 4);
+}
