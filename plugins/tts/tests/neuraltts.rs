@@ -445,6 +445,90 @@ fn buffer_without_pts_is_spoken_after_what_came_before() {
     assert_eq!(out.sentences[1].pts, out.sentences[0].end());
 }
 
+fn timed(text: &str, pts: f64, duration: f64) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_slice(text.as_bytes().to_vec());
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(secs(pts));
+        b.set_duration(secs(duration));
+    }
+    buffer
+}
+
+fn pull_all(h: &mut gst_check::Harness) -> Vec<gst::Buffer> {
+    std::iter::from_fn(|| h.try_pull()).collect()
+}
+
+#[test]
+fn upstream_gap_becomes_silence_up_to_its_end() {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    h.play();
+    h.set_src_caps_str(UTF8);
+    assert!(
+        h.push_event(
+            gst::event::Gap::builder(secs(0.0))
+                .duration(secs(2.0))
+                .build()
+        )
+    );
+    let gaps = pull_all(&mut h);
+    assert!(!gaps.is_empty());
+    assert!(
+        gaps.iter()
+            .all(|b| b.flags().contains(gst::BufferFlags::GAP))
+    );
+    let last = gaps.last().unwrap();
+    assert_eq!(last.pts().unwrap() + last.duration().unwrap(), secs(2.0));
+    // Speech after the gap continues the timeline.
+    assert_eq!(
+        h.push(timed("After the gap.", 2.5, 2.0)),
+        Ok(gst::FlowSuccess::Ok)
+    );
+    let after = pull_all(&mut h);
+    assert_eq!(after[0].pts(), Some(secs(2.0)), "silence from the gap end");
+    let speech = after
+        .iter()
+        .find(|b| !b.flags().contains(gst::BufferFlags::GAP))
+        .unwrap();
+    assert_eq!(speech.pts(), Some(secs(2.5)));
+}
+
+#[test]
+fn flush_resets_the_position() {
+    init();
+    let mut h = gst_check::Harness::new("neuraltts");
+    h.play();
+    h.set_src_caps_str(UTF8);
+    assert_eq!(
+        h.push(timed("Before the seek.", 3.0, 2.0)),
+        Ok(gst::FlowSuccess::Ok)
+    );
+    assert!(pull_all(&mut h).last().unwrap().pts().unwrap() >= secs(3.0));
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(secs(10.0));
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    assert_eq!(
+        h.push(timed("After the seek.", 11.0, 2.0)),
+        Ok(gst::FlowSuccess::Ok)
+    );
+    let after = pull_all(&mut h);
+    assert_eq!(
+        after[0].pts(),
+        Some(secs(10.0)),
+        "from the new segment start"
+    );
+    assert_eq!(after[0].offset(), 0);
+    assert!(after[0].flags().contains(gst::BufferFlags::DISCONT));
+    let speech = after
+        .iter()
+        .find(|b| !b.flags().contains(gst::BufferFlags::GAP))
+        .unwrap();
+    assert_eq!(speech.pts(), Some(secs(11.0)));
+}
+
 #[test]
 fn invalid_utf8_is_skipped_with_a_warning() {
     let out = run(
@@ -670,4 +754,18 @@ fn srt_pipeline_runs_through_audiomixer() {
         srt()
     ));
     assert_eq!(sentences.len(), 4);
+}
+
+#[test]
+fn srt_pipeline_muxes_into_mp4() {
+    let mp4 = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("captions-{}.m4a", std::process::id()));
+    let sentences = run_pipeline(&format!(
+        "filesrc location={} ! subparse ! neuraltts ! audioconvert ! avenc_aac ! mp4mux ! \
+         filesink location={}",
+        srt(),
+        mp4.display()
+    ));
+    assert_eq!(sentences.len(), 4);
+    assert!(std::fs::metadata(&mp4).unwrap().len() > 10_000);
 }

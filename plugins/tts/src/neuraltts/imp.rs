@@ -775,7 +775,7 @@ impl ObjectImpl for NeuralTts {
                     .blurb("Time allowed for synthesising a cue, in ms (added to upstream's latency)")
                     .maximum(10_000)
                     .default_value(DEFAULT_LATENCY_MS)
-                    .mutable_ready()
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("overflow", DEFAULT_OVERFLOW)
                     .nick("Overflow")
