@@ -112,10 +112,10 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for GstLayer {
         CAT.log(
             None::<&glib::Object>,
             level(meta.level()),
-            glib::GStr::from_str_until_nul(meta.file().unwrap_or("?\0")).unwrap_or_default(),
+            glib::GString::from(meta.file().unwrap_or("?")).as_gstr(),
             meta.module_path().unwrap_or("?"),
             meta.line().unwrap_or(0),
-            format_args!("{}:{}{}", meta.target(), fields.message, fields.rest),
+            format_args!("{}{}", fields.message, fields.rest),
         );
     }
 }
