@@ -769,3 +769,25 @@ fn srt_pipeline_muxes_into_mp4() {
     assert_eq!(sentences.len(), 4);
     assert!(std::fs::metadata(&mp4).unwrap().len() > 10_000);
 }
+
+#[test]
+fn missing_model_fails_the_state_change_with_an_error_naming_it() {
+    init();
+    let pipeline =
+        gst::parse::launch("fakesrc ! neuraltts model=/nonexistent/voice.onnx ! fakesink").unwrap();
+    assert!(pipeline.set_state(gst::State::Paused).is_err());
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
+        .expect("error message");
+    let gst::MessageView::Error(err) = msg.view() else {
+        unreachable!()
+    };
+    assert!(
+        err.error().to_string().contains("/nonexistent/voice.onnx"),
+        "{}",
+        err.error()
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+}

@@ -20,7 +20,7 @@
 //! still does not fit. The trailing sentence silence never delays the next cue.
 //! `latency` (ms) is added to upstream's in the LATENCY query; with a live upstream, a cue whose
 //! synthesis took longer is still spoken, as soon as possible, and a warning suggests a larger
-//! `latency`. The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence`
+//! `latency`; silence that could no longer be played on time is skipped (next buffer DISCONT). The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence`
 //! element message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
 //!
 //! ```sh
