@@ -33,12 +33,15 @@ for tool in cargo cargo-nextest; do
 done
 
 # Debian's python3 with system site packages, so that python3-gi is usable from the venv too.
-req=scripts/requirements-provision.txt
-if [ ! -x .venv/bin/python ] || ! cmp -s "$req" .venv/.requirements; then
+# Provisioning tools (model conversion) and the test suite's recogniser (pocketsphinx), pinned.
+reqs=(scripts/requirements-provision.txt scripts/requirements-test.txt)
+if [ ! -x .venv/bin/python ] || ! cat "${reqs[@]}" | cmp -s - .venv/.requirements; then
   echo "setup: creating .venv"
   /usr/bin/python3 -m venv --system-site-packages .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req"
-  cp "$req" .venv/.requirements
+  for req in "${reqs[@]}"; do
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req"
+  done
+  cat "${reqs[@]}" > .venv/.requirements
 fi
 
 .venv/bin/python scripts/provision.py "$@"
