@@ -352,47 +352,59 @@ impl Voice {
     {
         config.check()?;
         let mut summary = Summary::default();
-        let silence = (config.sentence_silence * self.config.sample_rate as f32).round() as usize;
         for (clauses, sentence_end) in chunk_groups(text, config.chunking) {
             let Some(chunk_ids) = group_ids(&clauses, sentence_end, &self.config, phonemizer)?
             else {
                 continue;
             };
-            let (mut samples, mut stats) =
-                self.synth
-                    .run(&chunk_ids.ids.ids, config.scales(), self.speaker(config))?;
-            apply_gain(&mut samples, config.normalize);
-            if sentence_end && silence > 0 {
-                samples.resize(samples.len() + silence, 0.0);
-                stats = SynthStats::new(
-                    stats.infer_seconds,
-                    samples.len() as f64 / f64::from(self.config.sample_rate),
-                );
-            }
-            if chunk_ids.ids.dropped > 0 {
-                tracing::warn!(
-                    dropped = chunk_ids.ids.dropped,
-                    text = %chunk_ids.text,
-                    "phonemes missing from the voice were dropped"
-                );
-            }
+            let chunk = self.synthesize_chunk(chunk_ids, config)?;
             summary.chunks += 1;
-            summary.stats.add(&stats);
-            summary.dropped_phonemes += chunk_ids.ids.dropped;
-            let chunk = Chunk {
-                text: chunk_ids.text,
-                samples,
-                sample_rate: self.config.sample_rate,
-                sentence_end,
-                dropped_phonemes: chunk_ids.ids.dropped,
-                stats,
-            };
+            summary.stats.add(&chunk.stats);
+            summary.dropped_phonemes += chunk.dropped_phonemes;
             if on_chunk(chunk).is_break() {
                 summary.stopped = true;
                 break;
             }
         }
         Ok(summary)
+    }
+
+    /// Synthesises one chunk of the front end's output ([`text_to_ids`]): one model run, the
+    /// configured gain, and the sentence silence when the chunk ends a sentence. With this and
+    /// [`text_to_ids`] a caller can pace the work itself, one chunk at a time.
+    pub fn synthesize_chunk(
+        &mut self,
+        chunk_ids: ChunkIds,
+        config: &SynthesisConfig,
+    ) -> Result<Chunk> {
+        config.check()?;
+        let (mut samples, mut stats) =
+            self.synth
+                .run(&chunk_ids.ids.ids, config.scales(), self.speaker(config))?;
+        apply_gain(&mut samples, config.normalize);
+        let silence = (config.sentence_silence * self.config.sample_rate as f32).round() as usize;
+        if chunk_ids.sentence_end && silence > 0 {
+            samples.resize(samples.len() + silence, 0.0);
+            stats = SynthStats::new(
+                stats.infer_seconds,
+                samples.len() as f64 / f64::from(self.config.sample_rate),
+            );
+        }
+        if chunk_ids.ids.dropped > 0 {
+            tracing::warn!(
+                dropped = chunk_ids.ids.dropped,
+                text = %chunk_ids.text,
+                "phonemes missing from the voice were dropped"
+            );
+        }
+        Ok(Chunk {
+            text: chunk_ids.text,
+            samples,
+            sample_rate: self.config.sample_rate,
+            sentence_end: chunk_ids.sentence_end,
+            dropped_phonemes: chunk_ids.ids.dropped,
+            stats,
+        })
     }
 
     /// Synthesises one id sequence (no sentence silence), applying the configured gain. Ids must

@@ -320,3 +320,24 @@ fn live_source_sends_silence_then_speaks_pushed_text() {
     assert!(q.result().0, "live");
     pipeline.set_state(gst::State::Null).unwrap();
 }
+
+#[test]
+fn clause_chunking_sends_each_clause_as_soon_as_it_is_ready() {
+    let text = "Yes, I will gladly take the early train tomorrow morning, if it is on time.";
+    let sentence = speak(&[("text", text)]);
+    let clauses = speak(&[("text", text), ("chunking", "clause")]);
+    assert_eq!(sentence.buffers.len(), 1, "one run for the sentence");
+    assert_eq!(clauses.buffers.len(), 3, "one run per clause");
+    // The first clause ("Yes,") is a small part of the sentence: it can play much sooner.
+    let first = clauses.buffers[0].duration().unwrap();
+    assert!(
+        first * 4 < sentence.buffers[0].duration().unwrap(),
+        "first clause lasts {first}"
+    );
+    let total: gst::ClockTime = clauses.buffers.iter().map(|b| b.duration().unwrap()).sum();
+    let ratio = total.nseconds() as f64 / sentence.buffers[0].duration().unwrap().nseconds() as f64;
+    assert!(
+        (0.7..1.3).contains(&ratio),
+        "same speech, cut differently ({ratio})"
+    );
+}

@@ -4,7 +4,8 @@
 //! The text comes from the `text` property, a UTF-8 file (`location`), and the `push-text` action
 //! signal (append text while PLAYING). Each sentence is synthesised just before it is needed, so
 //! the first buffer leaves as soon as the first sentence is ready, memory stays bounded for long
-//! texts, and `unlock()`/flushing stops between sentences (or clauses with `chunking=clause`).
+//! texts, and `unlock()`/flushing stops between sentences (or clauses with `chunking=clause`, where
+//! each clause is its own model run and buffer: the first audio leaves after the first clause).
 //!
 //! Output: mono `S16LE` or `F32LE` at the voice's rate, PTS/duration/offsets contiguous from 0,
 //! EOS after the last sentence. With `is-live=true` the source runs against the clock, never ends
@@ -19,7 +20,6 @@
 //! (`pipelines/speak-text.sh` does the same from a text file.)
 
 use std::collections::VecDeque;
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
 
@@ -29,7 +29,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
-use neural_media::tts::{Chunk, Voice, text};
+use neural_media::tts::{ChunkIds, Voice, text, text_to_ids};
 
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, audio_caps, encode};
@@ -59,8 +59,9 @@ struct State {
     format: gst_audio::AudioFormat,
     /// Sentences waiting to be spoken.
     pending: VecDeque<String>,
-    /// Synthesised chunks not pushed yet (several per sentence with `chunking=clause`).
-    ready: VecDeque<Chunk>,
+    /// The next sentence's chunks (one, or one per clause with `chunking=clause`), phonemized
+    /// and waiting for their model run: one run per `create()`.
+    chunks: VecDeque<ChunkIds>,
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
@@ -319,7 +320,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
             voice,
             format: gst_audio::AudioFormat::S16le,
             pending,
-            ready: VecDeque::new(),
+            chunks: VecDeque::new(),
             position: 0,
             discont: false,
         });
@@ -408,7 +409,19 @@ impl PushSrcImpl for NeuralTtsSrc {
             for input in self.incoming.lock().unwrap().drain(..) {
                 Self::queue_text(&mut state.pending, &input);
             }
-            if let Some(chunk) = state.ready.pop_front() {
+            let config = settings.voice.synthesis_config(&state.voice);
+            if let Some(chunk_ids) = state.chunks.pop_front() {
+                let chunk = match state.voice.synthesize_chunk(chunk_ids, &config) {
+                    Ok(chunk) => chunk,
+                    Err(err) => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Failed,
+                            ("synthesis failed: {err}")
+                        );
+                        return Err(gst::FlowError::Error);
+                    }
+                };
                 if settings.is_live {
                     self.catch_up(state);
                 }
@@ -438,26 +451,16 @@ impl PushSrcImpl for NeuralTtsSrc {
                 return Ok(CreateSuccess::NewBuffer(buffer));
             }
             if let Some(sentence) = state.pending.pop_front() {
-                let config = settings.voice.synthesis_config(&state.voice);
-                let flushing = &self.flushing;
-                let ready = &mut state.ready;
-                let result = state
-                    .voice
-                    .synthesize(&sentence, &config, &Espeak, |chunk| {
-                        ready.push_back(chunk);
-                        if flushing.load(Ordering::SeqCst) {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    });
-                if let Err(err) = result {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Failed,
-                        ("synthesis failed: {err}")
-                    );
-                    return Err(gst::FlowError::Error);
+                match text_to_ids(&sentence, state.voice.config(), &Espeak, config.chunking) {
+                    Ok(chunks) => state.chunks.extend(chunks),
+                    Err(err) => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Failed,
+                            ("phonemization failed: {err}")
+                        );
+                        return Err(gst::FlowError::Error);
+                    }
                 }
                 continue;
             }
