@@ -39,6 +39,12 @@ fn run(script: &str, args: &[&Path]) {
 
 /// (sample rate, channels, bits, data bytes) of a PCM WAV file.
 fn wav_format(path: &Path) -> (u32, u16, u16, usize) {
+    let (rate, channels, bits, data) = wav(path);
+    (rate, channels, bits, data.len())
+}
+
+/// (sample rate, channels, bits, data) of a PCM WAV file.
+fn wav(path: &Path) -> (u32, u16, u16, Vec<u8>) {
     let bytes = std::fs::read(path).expect("wav written");
     assert_eq!(&bytes[0..4], b"RIFF");
     assert_eq!(&bytes[8..12], b"WAVE");
@@ -56,7 +62,7 @@ fn wav_format(path: &Path) -> (u32, u16, u16, usize) {
             ));
         } else if id == b"data" {
             let (rate, channels, bits) = fmt.expect("fmt chunk before data");
-            return (rate, channels, bits, body.len());
+            return (rate, channels, bits, body.to_vec());
         }
         at += 8 + len + (len & 1);
     }
@@ -96,4 +102,29 @@ fn annotate_video_writes_an_mp4_with_the_overlay() {
         "{text}"
     );
     assert!(text.contains("Duration: 0:00:19.6"), "{text}");
+}
+
+#[test]
+fn voice_subtitles_speaks_each_cue_at_its_time() {
+    let out = out_file("captions.wav");
+    let srt = repo().join("pipelines/data/captions.srt");
+    run("voice-subtitles.sh", &[&srt, &out]);
+    let (rate, channels, bits, data) = wav(&out);
+    assert_eq!((rate, channels, bits), (22050, 1, 16));
+    // Silence before the first cue (0.5 s), the last cue's speech starting at 12 s.
+    let samples: Vec<i16> = data
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let loud = |from: f64, to: f64| {
+        let (a, b) = (
+            (from * 22050.0) as usize,
+            ((to * 22050.0) as usize).min(samples.len()),
+        );
+        samples[a..b].iter().any(|s| s.unsigned_abs() > 1000)
+    };
+    assert!(!loud(0.0, 0.45), "silent before the first cue");
+    assert!(loud(0.5, 3.0), "first cue spoken");
+    assert!(!loud(11.0, 11.95), "silent before the last cue");
+    assert!(loud(12.0, 14.5), "last cue spoken at 12 s");
 }
