@@ -12,7 +12,7 @@ fn init() {
 }
 
 const W: u32 = 64;
-const H: u32 = 48;
+const H: u32 = 96;
 
 fn harness(format: &str, props: &str) -> gst_check::Harness {
     let mut h = gst_check::Harness::new_parse(&format!("faceoverlay {props}"));
@@ -79,9 +79,17 @@ fn draws_box_in_track_colour_for_rgb_and_bgrx() {
             "{format}: inside of the box stays"
         );
         assert_eq!(
-            &pixel(&map, bpp, 2, 45)[..3],
+            &pixel(&map, bpp, 2, 90)[..3],
             &[0, 0, 0],
             "{format}: far corner stays"
+        );
+        // Probability bars below the box: "happy" (0.9) first, filled in the track colour
+        // right of its 3-letter name.
+        let bar = pixel(&map, bpp, 50, 45);
+        assert_eq!(
+            [bar[order[0]], bar[order[1]], bar[order[2]]],
+            TRACK1,
+            "{format}: happy bar"
         );
         // The label sits above the box: some pixels of rows 9..20 carry the track colour.
         let label_pixels = (9..20)
