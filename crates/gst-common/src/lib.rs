@@ -12,6 +12,9 @@ use gst::glib;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
+#[doc(hidden)]
+pub use gst;
+
 /// Debug category that receives the core library's log events.
 pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -43,6 +46,35 @@ macro_rules! define_execution_provider {
             Cuda = 2,
             #[enum_value(name = "TensorRT, then CUDA, then CPU", nick = "tensorrt")]
             TensorRt = 3,
+        }
+
+        impl ExecutionProvider {
+            /// The runtime properties every model-running element has: `execution-provider`,
+            /// `active-execution-provider` (read-only) and `threads`. `runs` is the blurb's
+            /// subject, e.g. "Where the voice runs".
+            pub fn properties(runs: &str) -> Vec<glib::ParamSpec> {
+                use $crate::gst::prelude::*;
+                let blurb = format!("{runs}; falls back to CPU when the provider is unavailable");
+                vec![
+                    glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::default())
+                        .nick("Execution provider")
+                        .blurb(&blurb)
+                        .mutable_ready()
+                        .build(),
+                    glib::ParamSpecString::builder("active-execution-provider")
+                        .nick("Active execution provider")
+                        .blurb("The execution provider actually in use once started (cpu, cuda, tensorrt)")
+                        .read_only()
+                        .build(),
+                    glib::ParamSpecUInt::builder("threads")
+                        .nick("Threads")
+                        .blurb("ONNX Runtime intra-op threads per model (0: one per core)")
+                        .maximum(256)
+                        .default_value(0)
+                        .mutable_ready()
+                        .build(),
+                ]
+            }
         }
 
         impl From<ExecutionProvider> for neural_media::runtime::ExecutionProvider {

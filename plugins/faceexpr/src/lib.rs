@@ -6,6 +6,7 @@ use gst::glib;
 
 mod faceexpression;
 mod faceoverlay;
+mod formats;
 
 neural_media_gst::define_execution_provider!("GstFaceExprExecutionProvider");
 

@@ -67,7 +67,7 @@ impl Default for VoiceSettings {
 impl VoiceSettings {
     /// The property specs, in the order they appear in gst-inspect.
     pub fn properties() -> Vec<glib::ParamSpec> {
-        vec![
+        let mut props = vec![
             glib::ParamSpecString::builder("model")
                 .nick("Voice model")
                 .blurb("Piper voice (.onnx, with its .onnx.json beside it); default: the provisioned en_US-joe-medium")
@@ -118,29 +118,14 @@ impl VoiceSettings {
                 .default_value(DEFAULT_VOLUME)
                 .mutable_playing()
                 .build(),
-            glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::default())
-                .nick("Execution provider")
-                .blurb("Where the voice runs; falls back to CPU when the provider is unavailable")
-                .mutable_ready()
-                .build(),
-            glib::ParamSpecString::builder("active-execution-provider")
-                .nick("Active execution provider")
-                .blurb("The execution provider actually in use once started (cpu, cuda, tensorrt)")
-                .read_only()
-                .build(),
-            glib::ParamSpecUInt::builder("threads")
-                .nick("Threads")
-                .blurb("ONNX Runtime intra-op threads (0: one per core)")
-                .maximum(256)
-                .default_value(DEFAULT_THREADS)
-                .mutable_ready()
-                .build(),
             glib::ParamSpecEnum::builder_with_default("chunking", ChunkingProp::default())
                 .nick("Chunking")
                 .blurb("Unit of synthesis: sentence (best prosody) or clause (lower time to first audio)")
                 .mutable_playing()
                 .build(),
-        ]
+        ];
+        props.extend(ExecutionProvider::properties("Where the voice runs"));
+        props
     }
 
     /// Sets one of [`VoiceSettings::properties`]; returns false for another name.

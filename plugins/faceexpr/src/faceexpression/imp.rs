@@ -349,7 +349,7 @@ impl ObjectSubclass for FaceExpression {
 impl ObjectImpl for FaceExpression {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut props = vec![
                 glib::ParamSpecString::builder("detector-model")
                     .nick("Detector model")
                     .blurb("CenterFace face detector (.onnx); default: the provisioned one")
@@ -358,23 +358,6 @@ impl ObjectImpl for FaceExpression {
                 glib::ParamSpecString::builder("classifier-model")
                     .nick("Classifier model")
                     .blurb("Expression classifier (.onnx) with its descriptor (.json) beside it; default: the provisioned mini-Xception")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::default())
-                    .nick("Execution provider")
-                    .blurb("Where the models run; falls back to CPU when the provider is unavailable")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("active-execution-provider")
-                    .nick("Active execution provider")
-                    .blurb("The execution provider actually in use once started (cpu, cuda, tensorrt)")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("ONNX Runtime intra-op threads per model (0: one per core)")
-                    .maximum(256)
-                    .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("detection-size")
@@ -448,7 +431,10 @@ impl ObjectImpl for FaceExpression {
                     .blurb("Which element messages to post on the bus")
                     .mutable_playing()
                     .build(),
-            ]
+            ];
+            // After the two model paths: where they run.
+            props.splice(2..2, ExecutionProvider::properties("Where the models run"));
+            props
         });
         PROPERTIES.as_ref()
     }
@@ -528,39 +514,11 @@ impl ElementImpl for FaceExpression {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            use gst_video::VideoFormat as F;
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format_list([
-                    F::Rgb,
-                    F::Bgr,
-                    F::Rgbx,
-                    F::Bgrx,
-                    F::Xrgb,
-                    F::Xbgr,
-                    F::Rgba,
-                    F::Bgra,
-                    F::Argb,
-                    F::Abgr,
-                    F::I420,
-                    F::Nv12,
-                ])
-                .build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("valid template"),
-            ]
+            crate::formats::filter_pad_templates(
+                crate::formats::PACKED_RGB
+                    .into_iter()
+                    .chain([gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12]),
+            )
         });
         PAD_TEMPLATES.as_ref()
     }

@@ -317,39 +317,8 @@ impl ElementImpl for FaceOverlay {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            use gst_video::VideoFormat as F;
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format_list([
-                    F::Rgb,
-                    F::Bgr,
-                    F::Rgbx,
-                    F::Bgrx,
-                    F::Xrgb,
-                    F::Xbgr,
-                    F::Rgba,
-                    F::Bgra,
-                    F::Argb,
-                    F::Abgr,
-                ])
-                .build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("valid template"),
-            ]
-        });
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| crate::formats::filter_pad_templates(crate::formats::PACKED_RGB));
         PAD_TEMPLATES.as_ref()
     }
 }
