@@ -128,3 +128,36 @@ fn voice_subtitles_speaks_each_cue_at_its_time() {
     assert!(!loud(11.0, 11.95), "silent before the last cue");
     assert!(loud(12.0, 14.5), "last cue spoken at 12 s");
 }
+
+#[test]
+fn push_live_text_from_python_speaks_each_line_in_order() {
+    let out = out_file("live.wav");
+    let output = Command::new("/usr/bin/python3")
+        .arg(repo().join("pipelines/push-live-text.py"))
+        .arg(&out)
+        .args(["First line.", "Second line, pushed later."])
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .expect("Debian's python3 with python3-gi (scripts/setup.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let spoken: Vec<(f64, &str)> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(" s  "))
+        .map(|(t, text)| (t.trim().parse().expect("time"), text))
+        .collect();
+    assert_eq!(
+        spoken.iter().map(|s| s.1).collect::<Vec<_>>(),
+        ["First line.", "Second line, pushed later."]
+    );
+    // Pushed at 2 s and 4 s (wall clock); spoken once synthesised, in real time.
+    assert!((2.0..3.5).contains(&spoken[0].0), "{stdout}");
+    assert!((4.0..5.5).contains(&spoken[1].0), "{stdout}");
+    let (rate, _, _, data) = wav(&out);
+    let seconds = data.len() as f64 / 2.0 / f64::from(rate);
+    assert!((5.0..9.0).contains(&seconds), "{seconds} s recorded");
+}

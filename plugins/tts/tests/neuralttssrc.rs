@@ -341,3 +341,30 @@ fn clause_chunking_sends_each_clause_as_soon_as_it_is_ready() {
         "same speech, cut differently ({ratio})"
     );
 }
+
+#[test]
+fn live_source_runs_in_real_time_even_without_a_syncing_sink() {
+    init();
+    let pipeline = gst::parse::launch("neuralttssrc is-live=true ! appsink name=sink sync=false")
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let started = std::time::Instant::now();
+    let mut last_end = gst::ClockTime::ZERO;
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            let b = sample.buffer().unwrap();
+            last_end = b.pts().unwrap() + b.duration().unwrap();
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    // Paced by the clock: about 1.5 s of silence, not as much as the CPU can make.
+    assert!(last_end > gst::ClockTime::from_mseconds(1000), "{last_end}");
+    assert!(last_end < gst::ClockTime::from_mseconds(2000), "{last_end}");
+}

@@ -74,6 +74,8 @@ pub struct NeuralTtsSrc {
     /// Text from `push-text`, taken by the streaming thread (never blocked by synthesis).
     incoming: Mutex<VecDeque<String>>,
     flushing: AtomicBool,
+    /// The clock wait in progress (live mode), so that `unlock()` can cut it short.
+    clock_wait: Mutex<Option<gst::SingleShotClockId>>,
 }
 
 impl NeuralTtsSrc {
@@ -105,6 +107,27 @@ impl NeuralTtsSrc {
             );
             state.position = samples;
             state.discont = true;
+        }
+    }
+
+    /// Live only: waits until the clock reaches `running_time`, so the source produces in real
+    /// time whatever sits downstream. `unlock()` interrupts the wait.
+    fn wait_until(&self, running_time: gst::ClockTime) -> Result<(), gst::FlowError> {
+        let obj = self.obj();
+        let (Some(clock), Some(base_time)) = (obj.clock(), obj.base_time()) else {
+            return Ok(());
+        };
+        let id = clock.new_single_shot_id(base_time + running_time);
+        *self.clock_wait.lock().unwrap() = Some(id.clone());
+        if self.flushing.load(Ordering::SeqCst) {
+            self.clock_wait.lock().unwrap().take();
+            return Err(gst::FlowError::Flushing);
+        }
+        let (result, _jitter) = id.wait();
+        self.clock_wait.lock().unwrap().take();
+        match result {
+            Err(gst::ClockError::Unscheduled) => Err(gst::FlowError::Flushing),
+            _ => Ok(()),
         }
     }
 
@@ -384,6 +407,9 @@ impl BaseSrcImpl for NeuralTtsSrc {
 
     fn unlock(&self) -> Result<(), gst::ErrorMessage> {
         self.flushing.store(true, Ordering::SeqCst);
+        if let Some(id) = self.clock_wait.lock().unwrap().as_ref() {
+            id.unschedule();
+        }
         Ok(())
     }
 
@@ -424,6 +450,7 @@ impl PushSrcImpl for NeuralTtsSrc {
                 };
                 if settings.is_live {
                     self.catch_up(state);
+                    self.wait_until(Self::time_of(state, state.position))?;
                 }
                 let buffer = self.buffer(state, &chunk.samples, volume);
                 let (pts, duration) = (
@@ -474,6 +501,7 @@ impl PushSrcImpl for NeuralTtsSrc {
                 .mul_div_floor(Self::rate(state), gst::ClockTime::SECOND.nseconds())
                 .unwrap_or(0);
             let silence = vec![0.0f32; samples as usize];
+            self.wait_until(Self::time_of(state, state.position))?;
             let mut buffer = self.buffer(state, &silence, 1.0);
             buffer.make_mut().set_flags(gst::BufferFlags::GAP);
             return Ok(CreateSuccess::NewBuffer(buffer));
