@@ -5,7 +5,7 @@ use crate::ExecutionProvider;
 use gst::glib;
 use gst::prelude::*;
 use neural_media::runtime::SessionOptions;
-use neural_media::tts::{Chunking, SynthesisConfig, Voice};
+use neural_media::tts::{Chunking, Normalize, SynthesisConfig, Voice};
 
 pub const DEFAULT_LENGTH_SCALE: f64 = -1.0;
 pub const DEFAULT_NOISE_SCALE: f64 = -1.0;
@@ -32,6 +32,26 @@ pub enum ChunkingProp {
     Clause = 1,
 }
 
+/// Loudness policy, as a property type.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstNeuralTtsNormalize")]
+pub enum NormalizeProp {
+    #[default]
+    #[enum_value(
+        name = "Gain: one fixed gain for every sentence (steady loudness)",
+        nick = "gain"
+    )]
+    Gain = 0,
+    #[enum_value(
+        name = "Peak: each sentence peak-normalised, as piper does (loudness jumps)",
+        nick = "peak"
+    )]
+    Peak = 1,
+    #[enum_value(name = "Off: the model's output as is", nick = "off")]
+    Off = 2,
+}
+
 /// Everything about the voice an element's properties set.
 #[derive(Debug, Clone)]
 pub struct VoiceSettings {
@@ -45,6 +65,7 @@ pub struct VoiceSettings {
     pub execution_provider: ExecutionProvider,
     pub threads: u32,
     pub chunking: ChunkingProp,
+    pub normalize: NormalizeProp,
 }
 
 impl Default for VoiceSettings {
@@ -60,6 +81,7 @@ impl Default for VoiceSettings {
             execution_provider: ExecutionProvider::default(),
             threads: DEFAULT_THREADS,
             chunking: ChunkingProp::default(),
+            normalize: NormalizeProp::default(),
         }
     }
 }
@@ -123,6 +145,11 @@ impl VoiceSettings {
                 .blurb("Unit of synthesis: sentence (best prosody) or clause (lower time to first audio)")
                 .mutable_playing()
                 .build(),
+            glib::ParamSpecEnum::builder_with_default("normalize", NormalizeProp::default())
+                .nick("Normalize")
+                .blurb("Loudness policy: gain (one fixed gain, steady loudness), peak (per sentence, as piper), off")
+                .mutable_playing()
+                .build(),
         ];
         props.extend(ExecutionProvider::properties("Where the voice runs"));
         props
@@ -145,6 +172,7 @@ impl VoiceSettings {
             }
             "threads" => self.threads = value.get().expect("type checked upstream"),
             "chunking" => self.chunking = value.get().expect("type checked upstream"),
+            "normalize" => self.normalize = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -163,6 +191,7 @@ impl VoiceSettings {
             "execution-provider" => self.execution_provider.to_value(),
             "threads" => self.threads.to_value(),
             "chunking" => self.chunking.to_value(),
+            "normalize" => self.normalize.to_value(),
             _ => return None,
         })
     }
@@ -201,6 +230,11 @@ impl VoiceSettings {
             chunking: match self.chunking {
                 ChunkingProp::Sentence => Chunking::Sentence,
                 ChunkingProp::Clause => Chunking::Clause,
+            },
+            normalize: match self.normalize {
+                NormalizeProp::Gain => Normalize::default(),
+                NormalizeProp::Peak => Normalize::Peak,
+                NormalizeProp::Off => Normalize::Off,
             },
             ..defaults
         }

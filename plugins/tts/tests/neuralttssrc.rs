@@ -416,3 +416,29 @@ fn a_megabyte_of_text_without_punctuation_streams_with_bounded_memory() {
     // …and memory does not follow the text still to speak (all of it would be hours of audio).
     assert!(peak_mib < 1536, "RSS reached {peak_mib} MiB in ten chunks");
 }
+
+#[test]
+fn normalize_policies() {
+    let text = "A quiet start. THEN A LOUD ONE!";
+    let peak_of = |b: &gst::Buffer| {
+        let map = b.map_readable().unwrap();
+        map.chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]).unsigned_abs())
+            .max()
+            .unwrap_or(0)
+    };
+    // peak: every sentence reaches full scale, as piper does.
+    let peak = speak(&[("text", text), ("normalize", "peak")]);
+    assert!(
+        peak.buffers.iter().all(|b| peak_of(b) >= 32000),
+        "peak-normalised"
+    );
+    // gain (default): one factor for all sentences, so their peaks differ; off: quieter still.
+    let gain = speak(&[("text", text)]);
+    let off = speak(&[("text", text), ("normalize", "off")]);
+    assert_eq!(gain.buffers.len(), off.buffers.len());
+    for (g, o) in gain.buffers.iter().zip(&off.buffers) {
+        assert!(peak_of(g) > peak_of(o), "the fixed gain raises the level");
+    }
+    assert_ne!(peak_of(&gain.buffers[0]), peak_of(&gain.buffers[1]));
+}
