@@ -236,7 +236,6 @@ impl VoiceSettings {
                 NormalizeProp::Peak => Normalize::Peak,
                 NormalizeProp::Off => Normalize::Off,
             },
-            ..defaults
         }
     }
 }
