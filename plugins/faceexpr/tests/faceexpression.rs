@@ -297,3 +297,80 @@ fn bad_models_fail_the_state_change_naming_the_file() {
         pipeline.set_state(gst::State::Null).unwrap();
     }
 }
+
+/// Pushes three blank frames, with a QoS event from downstream saying the third is late, and
+/// returns `detector-ran` for each frame and whether every frame came out.
+fn qos_run(qos: bool) -> (Vec<bool>, usize) {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width=64,height=64,framerate=25/1 \
+         ! faceexpression qos={qos} post-messages=every-frame ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let frame = |i: u64| {
+        let mut b = gst::Buffer::from_mut_slice(vec![0u8; 64 * 64 * 3]);
+        let b_mut = b.get_mut().unwrap();
+        b_mut.set_pts(gst::ClockTime::from_mseconds(40 * i));
+        b_mut.set_duration(gst::ClockTime::from_mseconds(40));
+        b
+    };
+    let mut out = 0;
+    for i in 0..3 {
+        if i == 2 {
+            // Downstream: "the buffer at 80 ms was 1 s late".
+            let qos = gst::event::Qos::new(
+                gst::QOSType::Underflow,
+                2.0,
+                1_000_000_000,
+                gst::ClockTime::from_mseconds(80),
+            );
+            assert!(sink.static_pad("sink").unwrap().push_event(qos));
+        }
+        src.push_buffer(frame(i)).unwrap();
+        out += usize::from(
+            sink.try_pull_sample(gst::ClockTime::from_seconds(10))
+                .is_some(),
+        );
+    }
+    let ran = pipeline
+        .bus()
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Element(e) => e
+                .structure()
+                .filter(|s| s.name() == "faceexpression")
+                .map(|s| s.get::<bool>("detector-ran").unwrap()),
+            _ => None,
+        })
+        .collect();
+    pipeline.set_state(gst::State::Null).unwrap();
+    (ran, out)
+}
+
+#[test]
+fn late_frames_skip_detection_instead_of_being_dropped() {
+    assert_eq!(
+        qos_run(true),
+        (vec![true, true, false], 3),
+        "qos on: the late frame is tracked, not detected"
+    );
+    assert_eq!(
+        qos_run(false),
+        (vec![true, true, true], 3),
+        "qos off: every frame is detected"
+    );
+}
