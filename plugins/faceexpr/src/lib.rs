@@ -4,6 +4,7 @@
 
 use gst::glib;
 
+mod expressiondescribe;
 mod faceexpression;
 mod faceoverlay;
 mod formats;
@@ -14,6 +15,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
     faceexpression::register(plugin)?;
     faceoverlay::register(plugin)?;
+    expressiondescribe::register(plugin)?;
     Ok(())
 }
 
