@@ -4,6 +4,7 @@
 
 use gst::glib;
 
+mod analyticsjson;
 mod expressiondescribe;
 mod faceexpression;
 mod faceoverlay;
@@ -16,6 +17,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     faceexpression::register(plugin)?;
     faceoverlay::register(plugin)?;
     expressiondescribe::register(plugin)?;
+    analyticsjson::register(plugin)?;
     Ok(())
 }
 
