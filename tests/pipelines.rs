@@ -161,3 +161,44 @@ fn push_live_text_from_python_speaks_each_line_in_order() {
     let seconds = data.len() as f64 / 2.0 / f64::from(rate);
     assert!((5.0..9.0).contains(&seconds), "{seconds} s recorded");
 }
+
+#[test]
+fn python_reads_face_metas_and_voices_expression_changes() {
+    let out = out_file("expressions.wav");
+    let video = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
+    let output = Command::new("/usr/bin/python3")
+        .arg(repo().join("pipelines/python-expressions.py"))
+        .args([&video, &out])
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .expect("Debian's python3 with python3-gi (scripts/setup.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Read from the metas in a pad probe: the face's box and label.
+    let seen: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("face 1 at ("))
+        .collect();
+    assert!(!seen.is_empty(), "{stdout}");
+    // Every label change the probe saw was spoken, in order.
+    let said: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(": Person 1 now looks "))
+        .map(|(_, w)| w)
+        .collect();
+    assert_eq!(said.len(), seen.len(), "{stdout}");
+    assert!(said.iter().all(|w| w.ends_with('.')), "{stdout}");
+    let (_, _, _, data) = wav(&out);
+    let loud = data
+        .chunks_exact(2)
+        .filter(|c| i16::from_le_bytes([c[0], c[1]]).unsigned_abs() > 1000)
+        .count();
+    assert!(
+        loud > 22050 / 2,
+        "speech in the recording ({loud} loud samples)"
+    );
+}
