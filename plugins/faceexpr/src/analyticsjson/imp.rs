@@ -223,6 +223,53 @@ impl AnalyticsJson {
         }
     }
 
+    /// Writes the record of one buffer.
+    fn record(&self, buffer: &gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let (source, include_empty) = {
+            let settings = self.settings.lock().unwrap();
+            (settings.source_id.clone(), settings.include_empty)
+        };
+        let mut state = self.state.lock().unwrap();
+        let Some(state) = state.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let Some(resolution) = state.resolution else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let objects: Vec<FaceObject> = buffer
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .filter(|meta| meta.roi_type() == "face")
+            .map(|meta| face_from_meta(&meta, resolution))
+            .collect();
+        if objects.is_empty() && !include_empty {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let record = FrameRecord {
+            timestamp: buffer.pts().map(gst::ClockTime::nseconds),
+            resolution,
+            source,
+            objects,
+        };
+        let json = record.to_json().map_err(|e| {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Failed,
+                ("JSON encoding failed: {e}")
+            );
+            gst::FlowError::Error
+        })?;
+        self.write(&mut state.sink, &json)?;
+        state.records += 1;
+        gst::trace!(
+            CAT,
+            imp = self,
+            "record {} with {} faces",
+            state.records,
+            record.objects.len()
+        );
+        Ok(gst::FlowSuccess::Ok)
+    }
+
     fn write(&self, sink: &mut Sink, json: &[u8]) -> Result<(), gst::FlowError> {
         let result = match sink {
             Sink::File { writer, path } => writer
@@ -460,48 +507,14 @@ impl BaseTransformImpl for AnalyticsJson {
         &self,
         buffer: &gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (source, include_empty) = {
-            let settings = self.settings.lock().unwrap();
-            (settings.source_id.clone(), settings.include_empty)
-        };
-        let mut state = self.state.lock().unwrap();
-        let Some(state) = state.as_mut() else {
-            return Err(gst::FlowError::Flushing);
-        };
-        let Some(resolution) = state.resolution else {
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        let objects: Vec<FaceObject> = buffer
-            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-            .filter(|meta| meta.roi_type() == "face")
-            .map(|meta| face_from_meta(&meta, resolution))
-            .collect();
-        if objects.is_empty() && !include_empty {
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        let record = FrameRecord {
-            timestamp: buffer.pts().map(gst::ClockTime::nseconds),
-            resolution,
-            source,
-            objects,
-        };
-        let json = record.to_json().map_err(|e| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                ("JSON encoding failed: {e}")
-            );
-            gst::FlowError::Error
-        })?;
-        self.write(&mut state.sink, &json)?;
-        state.records += 1;
-        gst::trace!(
-            CAT,
-            imp = self,
-            "record {} with {} faces",
-            state.records,
-            record.objects.len()
-        );
-        Ok(gst::FlowSuccess::Ok)
+        self.record(buffer)
+    }
+
+    /// Only if an application turns passthrough off: the buffer is still left as it is.
+    fn transform_ip(
+        &self,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.record(buffer)
     }
 }
