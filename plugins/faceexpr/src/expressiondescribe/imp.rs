@@ -18,6 +18,8 @@
 //! downstream (`neuraltts`, muxers, mixers) running: whenever a video frame's end (PTS +
 //! duration) is at least 200 ms past what the text stream has covered, a GAP covers the rest, and
 //! before EOS a last GAP reaches the end of the video. Upstream GAPs are mirrored the same way.
+//! Both source pads are fed from the one streaming thread: as after a `tee`, give each branch a
+//! `queue` (a sink prerolling on one branch would otherwise block the other).
 //! Flushes and stream-starts forget every track; EOS goes out on both pads. Forward playback
 //! only (reverse segments get no GAPs).
 //!
@@ -235,6 +237,12 @@ impl ExpressionDescribe {
                     gst::trace!(CAT, imp = self, "{pts}: {} tracks", state.narrator.tracks());
                     let end = pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
                     state.video_to(end);
+                    gst::trace!(
+                        CAT,
+                        imp = self,
+                        "frame ends {end}, text covered up to {:?}",
+                        state.text_pos
+                    );
                     if let Some(gap) = state.gap_to(end, GAP_STEP) {
                         items.push(TextItem::Event(gap));
                     }
