@@ -42,6 +42,9 @@ const DEFAULT_SHOW_LABELS: bool = true;
 const DEFAULT_SHOW_PROBABILITIES: bool = false;
 const DEFAULT_SHOW_LANDMARKS: bool = false;
 
+/// Largest coordinate or size drawn, far past any frame (larger values are clamped to it).
+const COORD_LIMIT: u32 = 1 << 20;
+
 /// Width in pixels of a full (probability 1.0) bar.
 const BAR_WIDTH: u32 = 60;
 
@@ -164,10 +167,14 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
     font: &MonoFont<'_>,
 ) -> Result<(), D::Error> {
     let colour = PALETTE[face.id.unsigned_abs() as usize % PALETTE.len()];
+    // Metas may come from anywhere: bring coordinates far past the frame back to where the
+    // drawing arithmetic (i32) cannot overflow; what lies outside the frame is not drawn anyway.
     let (x, y, w, h) = face.rect;
-    let (x, y) = (
-        i32::try_from(x).unwrap_or(i32::MAX),
-        i32::try_from(y).unwrap_or(i32::MAX),
+    let (x, y, w, h) = (
+        x.min(COORD_LIMIT) as i32,
+        y.min(COORD_LIMIT) as i32,
+        w.min(COORD_LIMIT),
+        h.min(COORD_LIMIT),
     );
     Rectangle::new(Point::new(x, y), Size::new(w, h))
         .into_styled(PrimitiveStyle::with_stroke(colour, settings.line_width))
@@ -223,7 +230,9 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
 
     if settings.show_landmarks {
         let diameter = (w / 25).clamp(3, 9);
+        let limit = f64::from(COORD_LIMIT);
         for &(lx, ly) in &face.landmarks {
+            let (lx, ly) = (lx.clamp(-limit, limit), ly.clamp(-limit, limit));
             Circle::with_center(Point::new(lx.round() as i32, ly.round() as i32), diameter)
                 .into_styled(PrimitiveStyle::with_fill(colour))
                 .draw(target)?;
