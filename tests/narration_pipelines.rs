@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The cross-modal scripts in `pipelines/` (narration of expression changes, a broadcast mix,
+//! captions voiced over their video) reach EOS and write an MP4 with a video and an audio stream
+//! as long as the sample video, with speech where it belongs.
+//!
+//! They load the plugins from `target/<profile>` (scripts/test.sh builds them first).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The sample video's duration, in seconds.
+const VIDEO_SECONDS: f64 = 19.69;
+/// The rate the audio tracks are decoded at for the checks.
+const RATE: f64 = 22050.0;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn plugin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn out_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
+}
+
+fn sample_video() -> PathBuf {
+    let path = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
+    assert!(
+        path.is_file(),
+        "{} missing: run scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+fn run(script: &str, args: &[&Path]) {
+    let out = Command::new(repo().join("pipelines").join(script))
+        .args(args)
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{script} could not start: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (sample rate, channels, bits, data) of a PCM WAV file.
+fn wav(path: &Path) -> (u32, u16, u16, Vec<u8>) {
+    let bytes = std::fs::read(path).expect("wav written");
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let mut at = 12;
+    let mut fmt = None;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+        if id == b"fmt " {
+            fmt = Some((
+                u32::from_le_bytes(body[4..8].try_into().unwrap()),
+                u16::from_le_bytes(body[2..4].try_into().unwrap()),
+                u16::from_le_bytes(body[14..16].try_into().unwrap()),
+            ));
+        } else if id == b"data" {
+            let (rate, channels, bits) = fmt.expect("fmt chunk before data");
+            return (rate, channels, bits, body.to_vec());
+        }
+        at += 8 + len + (len & 1);
+    }
+    panic!("no data chunk in {}", path.display());
+}
+
+/// `gst-discoverer-1.0`'s report on `mp4`, asserting it has one video and one audio stream and
+/// lasts as long as the sample video.
+fn discover(mp4: &Path) -> String {
+    let bytes = std::fs::read(mp4).expect("mp4 written");
+    assert_eq!(&bytes[4..8], b"ftyp", "an MP4 file");
+    let out = Command::new("gst-discoverer-1.0")
+        .arg(mp4)
+        .output()
+        .expect("gst-discoverer-1.0 runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("video #") && text.contains("H.264"), "{text}");
+    assert!(
+        text.contains("audio #") && text.contains("MPEG-4 AAC"),
+        "{text}"
+    );
+    let duration = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Duration: "))
+        .and_then(|d| {
+            let mut parts = d.split(':');
+            let h: f64 = parts.next()?.parse().ok()?;
+            let m: f64 = parts.next()?.parse().ok()?;
+            let s: f64 = parts.next()?.parse().ok()?;
+            Some(h * 3600.0 + m * 60.0 + s)
+        })
+        .unwrap_or_else(|| panic!("no duration in {text}"));
+    assert!(
+        (duration - VIDEO_SECONDS).abs() < 0.5,
+        "{duration} s, not the video's {VIDEO_SECONDS} s:\n{text}"
+    );
+    text
+}
+
+/// The MP4's audio track decoded to mono S16 at [`RATE`].
+fn audio(mp4: &Path) -> Vec<i16> {
+    let out = out_file(&format!(
+        "{}.wav",
+        mp4.file_name().unwrap().to_string_lossy()
+    ));
+    let status = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(["filesrc", &format!("location={}", mp4.display())])
+        .args([
+            "!",
+            "qtdemux",
+            "name=demux",
+            "demux.audio_0",
+            "!",
+            "decodebin",
+        ])
+        .args(["!", "audioconvert", "!", "audioresample", "!"])
+        .arg(format!("audio/x-raw,format=S16LE,channels=1,rate={RATE}"))
+        .args(["!", "wavenc", "!", "filesink"])
+        .arg(format!("location={}", out.display()))
+        .status()
+        .expect("gst-launch-1.0 runs");
+    assert!(status.success(), "decoding the audio of {}", mp4.display());
+    let (rate, channels, bits, data) = wav(&out);
+    assert_eq!((rate as f64, channels, bits), (RATE, 1, 16));
+    let samples: Vec<i16> = data
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let seconds = samples.len() as f64 / RATE;
+    assert!(
+        (seconds - VIDEO_SECONDS).abs() < 0.75,
+        "{seconds} s of audio for {VIDEO_SECONDS} s of video"
+    );
+    samples
+}
+
+/// Some sample of `[from, to)` (seconds) is louder than speech's quiet parts get.
+fn loud(samples: &[i16], from: f64, to: f64) -> bool {
+    let (a, b) = (
+        ((from * RATE) as usize).min(samples.len()),
+        ((to * RATE) as usize).min(samples.len()),
+    );
+    samples[a..b].iter().any(|s| s.unsigned_abs() > 1000)
+}
+
+/// The first loud 10 ms block, in seconds.
+fn first_speech(samples: &[i16]) -> Option<f64> {
+    let block = (RATE / 100.0) as usize;
+    samples
+        .chunks(block)
+        .position(|c| c.iter().any(|s| s.unsigned_abs() > 1000))
+        .map(|i| i as f64 / 100.0)
+}
+
+#[test]
+fn narrate_expressions_speaks_the_changes_in_time() {
+    let mp4 = out_file("narrated.mp4");
+    run("narrate-expressions.sh", &[&sample_video(), &mp4]);
+    discover(&mp4);
+    let samples = audio(&mp4);
+    // faceexpression announces the face (track 1, "sad") at 0.125 s: its sentence starts there.
+    let first = first_speech(&samples).expect("some speech");
+    assert!((0.1..1.0).contains(&first), "first speech at {first} s");
+    assert!(
+        loud(&samples, first, first + 1.0),
+        "a sentence, not a click"
+    );
+    // Sentences, not a continuous voice: whole seconds without speech, and a later change spoken.
+    let quiet_seconds = (0..VIDEO_SECONDS as usize)
+        .filter(|&s| !loud(&samples, s as f64, s as f64 + 1.0))
+        .count();
+    assert!(quiet_seconds >= 5, "{quiet_seconds} quiet seconds");
+    assert!(
+        loud(&samples, 5.0, VIDEO_SECONDS),
+        "a later change is spoken"
+    );
+}
+
+#[test]
+fn broadcast_mix_has_the_commentary_and_the_narration() {
+    let mp4 = out_file("broadcast.mp4");
+    run(
+        "broadcast-mix.sh",
+        &[&sample_video(), &mp4, Path::new("Good evening.")],
+    );
+    let text = discover(&mp4);
+    assert!(text.contains("H.264 (High Profile)"), "{text}");
+    let samples = audio(&mp4);
+    let first = first_speech(&samples).expect("some speech");
+    assert!(first < 0.5, "the commentary opens the mix: {first} s");
+    assert!(
+        loud(&samples, 5.0, VIDEO_SECONDS),
+        "the narration is mixed in"
+    );
+}
+
+#[test]
+fn caption_video_speaks_each_cue_over_its_video() {
+    let mp4 = out_file("captioned.mp4");
+    let srt = repo().join("pipelines/data/sample-captions.srt");
+    run("caption-video.sh", &[&srt, &sample_video(), &mp4]);
+    discover(&mp4);
+    let samples = audio(&mp4);
+    // Cues at 0.5, 4, 7, 10, 14 and 17.5 s.
+    assert!(!loud(&samples, 0.0, 0.45), "silent before the first cue");
+    assert!(loud(&samples, 0.5, 3.0), "first cue spoken");
+    assert!(
+        !loud(&samples, 3.3, 3.95),
+        "silent between the first two cues"
+    );
+    assert!(loud(&samples, 4.0, 6.5), "second cue spoken");
+    assert!(!loud(&samples, 16.9, 17.45), "silent before the last cue");
+    assert!(loud(&samples, 17.5, 19.5), "last cue spoken at 17.5 s");
+}
