@@ -29,7 +29,8 @@
 //!     video/x-raw,format=I420 ! x264enc ! queue ! mp4mux name=m ! filesink location=out.mp4 \
 //!     d.text ! queue ! neuraltts ! audioconvert ! audioresample ! avenc_aac ! queue ! m.
 //! ```
-//! (`pipelines/narrate-expressions.sh` runs the same.)
+//! (`pipelines/narrate-expressions.sh` runs the same, with 5 s audio queues so that x264enc's
+//! delay starves neither branch.)
 
 use std::sync::{LazyLock, Mutex};
 
