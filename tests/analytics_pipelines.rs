@@ -4,24 +4,10 @@
 //!
 //! The script loads the plugins from `target/<profile>` (scripts/test.sh builds them first).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .to_path_buf()
-}
-
-fn out_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
-}
+mod common;
+use common::{out_file, plugin_dir, repo};
 
 #[test]
 fn analytics_record_writes_mp4_and_json_lines_side_by_side() {

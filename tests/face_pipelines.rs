@@ -6,28 +6,14 @@
 //! They load the plugins from `target/<profile>` (scripts/test.sh builds them first).
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{plugin_dir, repo, sample_video};
+
 /// A script that has not finished by then is stuck (a live source that never stops).
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .to_path_buf()
-}
-
-fn sample_video() -> PathBuf {
-    neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4")
-}
 
 /// Runs `pipelines/<script>` with the plugins of this build, killing it after [`TIMEOUT`];
 /// asserts that it succeeded and returns its stdout and stderr.

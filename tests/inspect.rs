@@ -6,20 +6,11 @@
 //! After a deliberate change: `UPDATE_SNAPSHOTS=1 cargo nextest run --test inspect`, then
 //! review and commit the diff of `docs/inspect/`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .to_path_buf()
-}
+mod common;
+use common::{plugin_dir, repo};
 
 fn inspect(arg: &str) -> String {
     let out = Command::new("gst-inspect-1.0")

@@ -6,15 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `target/<profile>`, where cargo puts the plugin `.so` files.
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test binary>
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .to_path_buf()
-}
+mod common;
+use common::plugin_dir;
 
 fn inspect(plugin: &str) -> String {
     let lib = plugin_dir().join(format!("libgst{plugin}.so"));

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Helpers shared by the integration tests that run scripts and built plugins.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`, where cargo puts the plugin `.so` files (scripts/test.sh builds them
+/// before the tests run).
+pub fn plugin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test binary>
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// A fresh output path in cargo's temporary directory for this test process.
+pub fn out_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()))
+}
+
+/// The provisioned sample clip (640×360, 472 frames, one face).
+pub fn sample_video() -> PathBuf {
+    let path = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
+    assert!(
+        path.is_file(),
+        "{} missing: run scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+/// Runs `pipelines/<script>` with the plugins of this build and asserts that it succeeded.
+pub fn run(script: &str, args: &[&Path]) {
+    let out = Command::new(repo().join("pipelines").join(script))
+        .args(args)
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{script} could not start: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (sample rate, channels, bits, data) of a PCM WAV file.
+pub fn wav(path: &Path) -> (u32, u16, u16, Vec<u8>) {
+    let bytes = std::fs::read(path).expect("wav written");
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let mut at = 12;
+    let mut fmt = None;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+        if id == b"fmt " {
+            fmt = Some((
+                u32::from_le_bytes(body[4..8].try_into().unwrap()),
+                u16::from_le_bytes(body[2..4].try_into().unwrap()),
+                u16::from_le_bytes(body[14..16].try_into().unwrap()),
+            ));
+        } else if id == b"data" {
+            let (rate, channels, bits) = fmt.expect("fmt chunk before data");
+            return (rate, channels, bits, body.to_vec());
+        }
+        at += 8 + len + (len & 1);
+    }
+    panic!("no data chunk in {}", path.display());
+}
