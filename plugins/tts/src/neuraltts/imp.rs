@@ -9,7 +9,8 @@
 //! becomes such buffers too), so `wavenc` writes a file with the speech in place and
 //! `audiomixer`/`mp4mux` keep running. A cue is synthesised when it arrives (the voice is loaded
 //! on READY→PAUSED); a buffer without PTS is spoken right after what came before. EOS is
-//! forwarded once everything queued has been pushed; flushing stops synthesis between sentences.
+//! forwarded once everything queued has been pushed, and the audio then reaches the end of the
+//! last cue (so it lasts as long as the text stream); flushing stops synthesis between sentences.
 //!
 //! `overflow` decides what happens when speech is longer than its cue (the buffer duration;
 //! without one, speech just runs on and delays what follows): `clip` cuts it at the cue end,
@@ -91,6 +92,9 @@ struct State {
     pushed: u64,
     /// Speech from `pushed` on that is not pushed yet (held back by `overlap` only).
     tail: Vec<f32>,
+    /// End (in samples) of the last cue with a duration: at EOS the audio covers the text
+    /// stream's time up to there, speech or not.
+    cues_end: u64,
     discont: bool,
 }
 
@@ -221,6 +225,12 @@ impl State {
     /// Where speech scheduled so far ends.
     fn scheduled_end(&self) -> u64 {
         self.pushed + self.tail.len() as u64
+    }
+
+    /// Where the output must reach before EOS or a new segment: the end of the speech, or of
+    /// the last cue if that is later.
+    fn stream_end(&self) -> u64 {
+        self.scheduled_end().max(self.cues_end)
     }
 
     fn buffer(&mut self, samples: &[f32], volume: f32, gap: bool) -> gst::Buffer {
@@ -451,6 +461,9 @@ impl NeuralTts {
             .duration()
             .filter(|d| !d.is_zero() && pts.is_some())
             .map(|d| state.samples_in(d) as usize);
+        if let (Some(start), Some(len)) = (cue_start, cue_len) {
+            state.cues_end = state.cues_end.max(start + len as u64);
+        }
         let overflow = if cue_len.is_some() {
             settings.overflow
         } else {
@@ -596,14 +609,15 @@ impl NeuralTts {
         self.push_all(buffers)
     }
 
-    /// Pushes what is held back and the silence up to `until` (the end of the speech if `None`).
+    /// Pushes what is held back and the silence up to `until` (if `None`: the end of the speech
+    /// or of the last cue, whichever is later).
     fn drain(&self, until: Option<gst::ClockTime>) -> Result<gst::FlowSuccess, gst::FlowError> {
         let volume = self.settings.lock().unwrap().voice.volume as f32;
         let mut buffers = Vec::new();
         if let Some(state) = self.state.lock().unwrap().as_mut()
             && state.format.is_some()
         {
-            let target = until.map_or(state.scheduled_end(), |t| state.sample_at(t));
+            let target = until.map_or(state.stream_end(), |t| state.sample_at(t));
             state.advance_to(target, volume, &mut buffers);
         }
         self.push_all(buffers)
@@ -621,6 +635,7 @@ impl NeuralTts {
                 if let Some(state) = self.state.lock().unwrap().as_mut() {
                     state.tail.clear();
                     state.pushed = 0;
+                    state.cues_end = 0;
                     state.segment = gst::FormattedSegment::new();
                     state.discont = true;
                 }
@@ -664,6 +679,7 @@ impl NeuralTts {
                     if !same {
                         state.origin = segment.start().unwrap_or(gst::ClockTime::ZERO);
                         state.pushed = 0;
+                        state.cues_end = 0;
                         state.discont = true;
                     }
                     state.segment = segment;
@@ -919,6 +935,7 @@ impl ElementImpl for NeuralTts {
                     origin: gst::ClockTime::ZERO,
                     pushed: 0,
                     tail: Vec::new(),
+                    cues_end: 0,
                     discont: true,
                 });
             }
