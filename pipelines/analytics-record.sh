@@ -10,11 +10,13 @@ in=${1:-$here/../data/media/WolfgangLanger_Pexels.mp4}
 out=${2:-recording.mp4}
 json=${3:-faces.jsonl}
 
-# async=false on both sinks: neither branch waits for the other to preroll (the encoder holds
-# frames back before its first output while the analysis queue is already full). sync=false on
-# the analysis sink: with sync=true it could hang at EOS on GStreamer 1.22 (seen once in ~5 runs).
+# Both sinks preroll as usual (async). The analysis queue holds up to 2 s of frames with no
+# buffer or byte limit: while the pipeline prerolls, x264enc takes a few dozen frames before its
+# first output and the analysis sink is already waiting, so a default queue (10 MB, ~11 frames
+# here) would fill and stall the tee. The sinks write files: no clock sync (sync=false).
 gst-launch-1.0 -q filesrc location="$in" ! decodebin ! videoconvert ! video/x-raw,format=BGRx \
   ! tee name=t \
-  t. ! queue ! faceexpression ! analyticsjson location="$json" ! fakesink sync=false async=false \
+  t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 \
+     ! faceexpression ! analyticsjson location="$json" ! fakesink sync=false \
   t. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast \
-     ! mp4mux ! filesink location="$out" async=false
+     ! mp4mux ! filesink location="$out"

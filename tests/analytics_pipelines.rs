@@ -9,11 +9,7 @@ use std::process::Command;
 mod common;
 use common::{out_file, plugin_dir, repo};
 
-// Ignored: under load (next to tests/concurrency.rs in a fresh-clone CI run) the tee pipeline
-// sometimes hangs after its last frame — all 472 JSON lines and the MP4 written, EOS never
-// reached — with and without sync on the analysis sink; alone it passes in ~10 s. Open in #6.
 #[test]
-#[ignore = "the tee pipeline can hang at EOS under load on GStreamer 1.22 (see #6)"]
 fn analytics_record_writes_mp4_and_json_lines_side_by_side() {
     let input = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
     assert!(
