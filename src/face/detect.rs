@@ -271,8 +271,10 @@ impl FaceDetector {
             scale: 1.0,
             offset: 0.0,
         };
+        let started = std::time::Instant::now();
         self.input.resize(spec.len(), 0.0);
         frame.write_tensor(Region::full(frame), &spec, &mut self.input)?;
+        let prepared = started.elapsed();
         let tensor = TensorRef::from_array_view(([1usize, 3, h, w], &self.input[..]))
             .map_err(Error::inference)?;
         let outputs = self
@@ -280,6 +282,7 @@ impl FaceDetector {
             .session()
             .run(ort::inputs![INPUT => tensor])
             .map_err(Error::inference)?;
+        let inferred = started.elapsed() - prepared;
         let (rows, cols) = (h / STRIDE, w / STRIDE);
         let get = |name: &str, channels: i64| -> Result<&[f32]> {
             let value = outputs
@@ -325,6 +328,9 @@ impl FaceDetector {
             faces = faces.len(),
             w,
             h,
+            prepare_us = prepared.as_micros() as u64,
+            infer_us = inferred.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
             "detected"
         );
         Ok(faces)

@@ -348,12 +348,13 @@ struct YuvReader<'a> {
     /// (plane, stride, byte step between horizontal samples, offset inside a sample)
     u: (&'a [u8], usize, usize, usize),
     v: (&'a [u8], usize, usize, usize),
-    full_range: bool,
-    /// R = Y + cr_r·Cr; G = Y − cb_g·Cb − cr_g·Cr; B = Y + cb_b·Cb
-    cr_r: f32,
-    cb_g: f32,
-    cr_g: f32,
-    cb_b: f32,
+    /// Lookup tables by byte value: luma, and the chroma terms of
+    /// R = Y + cr_r·Cr; G = Y − cb_g·Cb − cr_g·Cr; B = Y + cb_b·Cb.
+    luma: [f32; 256],
+    cr_r: [f32; 256],
+    cb_g: [f32; 256],
+    cr_g: [f32; 256],
+    cb_b: [f32; 256],
 }
 
 impl<'a> YuvReader<'a> {
@@ -370,36 +371,37 @@ impl<'a> YuvReader<'a> {
         };
         let (kr, kb) = frame.matrix.coefficients();
         let kg = 1.0 - kr - kb;
+        let full_range = frame.full_range;
+        let chroma = |c: u8| {
+            let c = f32::from(c) - 128.0;
+            if full_range { c } else { c * (255.0 / 224.0) }
+        };
+        let table = |k: f32| std::array::from_fn(|i| k * chroma(i as u8));
         YuvReader {
             y: frame.planes[0],
             y_stride: frame.strides[0],
             u,
             v,
-            full_range: frame.full_range,
-            cr_r: 2.0 * (1.0 - kr),
-            cb_g: 2.0 * kb * (1.0 - kb) / kg,
-            cr_g: 2.0 * kr * (1.0 - kr) / kg,
-            cb_b: 2.0 * (1.0 - kb),
+            luma: std::array::from_fn(|i| luma(i as u8, full_range)),
+            cr_r: table(2.0 * (1.0 - kr)),
+            cb_g: table(2.0 * kb * (1.0 - kb) / kg),
+            cr_g: table(2.0 * kr * (1.0 - kr) / kg),
+            cb_b: table(2.0 * (1.0 - kb)),
         }
     }
 
     #[inline]
     fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
-        let luma = luma(self.y[y * self.y_stride + x], self.full_range);
+        let luma = self.luma[usize::from(self.y[y * self.y_stride + x])];
         let (cx, cy) = (x / 2, y / 2);
-        let chroma = |(p, stride, step, off): (&[u8], usize, usize, usize)| {
-            let c = f32::from(p[cy * stride + cx * step + off]) - 128.0;
-            if self.full_range {
-                c
-            } else {
-                c * (255.0 / 224.0)
-            }
+        let at = |(p, stride, step, off): (&[u8], usize, usize, usize)| {
+            usize::from(p[cy * stride + cx * step + off])
         };
-        let (cb, cr) = (chroma(self.u), chroma(self.v));
+        let (cb, cr) = (at(self.u), at(self.v));
         [
-            (luma + self.cr_r * cr).clamp(0.0, 255.0),
-            (luma - self.cb_g * cb - self.cr_g * cr).clamp(0.0, 255.0),
-            (luma + self.cb_b * cb).clamp(0.0, 255.0),
+            (luma + self.cr_r[cr]).clamp(0.0, 255.0),
+            (luma - self.cb_g[cb] - self.cr_g[cr]).clamp(0.0, 255.0),
+            (luma + self.cb_b[cb]).clamp(0.0, 255.0),
         ]
     }
 }
@@ -525,6 +527,12 @@ fn axis_table(origin: i64, size: usize, dst: usize, limit: usize) -> Vec<Tap> {
 
 /// Bilinear resampling driver: `fetch(x, y)` reads one in-frame source pixel, `put(i, v)` stores
 /// output sample `i` (row-major over the output).
+///
+/// Separable: each source row an output row needs is read once over the columns the taps use,
+/// resampled along x (two taps per output sample) and kept while the next output row can still
+/// use it, then rows are blended along y.
+/// The arithmetic is the same as blending the four neighbours of each sample directly (x first,
+/// then y), so the result does not depend on how rows are shared.
 #[inline]
 fn resample<const C: usize>(
     cols: &[Tap],
@@ -533,21 +541,55 @@ fn resample<const C: usize>(
     mut put: impl FnMut(usize, [f32; C]),
     fetch: impl Fn(usize, usize) -> [f32; C],
 ) {
-    let get = |x: Option<usize>, y: Option<usize>| match (x, y) {
-        (Some(x), Some(y)) => fetch(x, y),
-        _ => [0.0; C],
-    };
-    for (dy, row) in rows.iter().enumerate() {
-        for (dx, col) in cols.iter().enumerate() {
-            let p00 = get(col.i0, row.i0);
-            let p01 = get(col.i1, row.i0);
-            let p10 = get(col.i0, row.i1);
-            let p11 = get(col.i1, row.i1);
+    // The source columns any tap reads; each needed source row is read over them once.
+    let inside = || cols.iter().flat_map(|c| [c.i0, c.i1]).flatten();
+    let span = inside().min().zip(inside().max());
+    let mut source = Vec::with_capacity(span.map_or(0, |(lo, hi)| hi - lo + 1));
+    let mut along_x = |y: Option<usize>, line: &mut Vec<[f32; C]>| {
+        line.clear();
+        let (Some(y), Some((lo, hi))) = (y, span) else {
+            line.resize(cols.len(), [0.0; C]);
+            return;
+        };
+        source.clear();
+        source.extend((lo..=hi).map(|x| fetch(x, y)));
+        let read = |x: Option<usize>| x.map_or([0.0; C], |x| source[x - lo]);
+        line.extend(cols.iter().map(|col| {
+            let (p0, p1) = (read(col.i0), read(col.i1));
             let mut v = [0.0; C];
             for c in 0..C {
-                let top = p00[c] + (p01[c] - p00[c]) * col.t;
-                let bottom = p10[c] + (p11[c] - p10[c]) * col.t;
-                v[c] = top + (bottom - top) * row.t;
+                v[c] = p0[c] + (p1[c] - p0[c]) * col.t;
+            }
+            v
+        }));
+    };
+    // Two cached lines, each tagged with the source row it holds (`Some(None)`: a row outside
+    // the frame, all zero).
+    type Line<const C: usize> = (Option<Option<usize>>, Vec<[f32; C]>);
+    let mut lines: [Line<C>; 2] = [
+        (None, Vec::with_capacity(cols.len())),
+        (None, Vec::with_capacity(cols.len())),
+    ];
+    for (dy, row) in rows.iter().enumerate() {
+        let mut slot_of = |key: Option<usize>, keep: Option<usize>| -> usize {
+            if let Some(i) = lines.iter().position(|(k, _)| *k == Some(key)) {
+                return i;
+            }
+            let i = match keep {
+                Some(k) => 1 - k,
+                None => usize::from(lines[0].0.is_some()),
+            };
+            along_x(key, &mut lines[i].1);
+            lines[i].0 = Some(key);
+            i
+        };
+        let top = slot_of(row.i0, None);
+        let bottom = slot_of(row.i1, Some(top));
+        let (top, bottom) = (&lines[top].1, &lines[bottom].1);
+        for (dx, (t, b)) in top.iter().zip(bottom).enumerate() {
+            let mut v = [0.0; C];
+            for c in 0..C {
+                v[c] = t[c] + (b[c] - t[c]) * row.t;
             }
             put(dy * width + dx, v);
         }
@@ -706,5 +748,97 @@ mod tests {
             .write_tensor(Region::full(&frame), &spec, &mut out)
             .unwrap();
         assert!(out[2] > 250.0 && out[1] < 3.0 && out[0] < 3.0, "{out:?}");
+    }
+
+    /// The four-neighbour formula of the module documentation, sample by sample.
+    fn naive_gray(frame: &Frame<'_>, region: Region, w: usize, h: usize) -> Vec<f32> {
+        let cols = axis_table(region.x, region.width, w, frame.width());
+        let rows = axis_table(region.y, region.height, h, frame.height());
+        let px = |x: Option<usize>, y: Option<usize>| match (x, y) {
+            (Some(x), Some(y)) => {
+                let mut one = [0.0f32];
+                let single = Region {
+                    x: x as i64,
+                    y: y as i64,
+                    width: 1,
+                    height: 1,
+                };
+                let spec = TensorSpec {
+                    width: 1,
+                    height: 1,
+                    channels: Channels::Gray,
+                    layout: TensorLayout::Nchw,
+                    scale: 1.0,
+                    offset: 0.0,
+                };
+                frame.write_tensor(single, &spec, &mut one).unwrap();
+                one[0]
+            }
+            _ => 0.0,
+        };
+        let mut out = Vec::new();
+        for row in &rows {
+            for col in &cols {
+                let top = px(col.i0, row.i0) + (px(col.i1, row.i0) - px(col.i0, row.i0)) * col.t;
+                let bottom = px(col.i0, row.i1) + (px(col.i1, row.i1) - px(col.i0, row.i1)) * col.t;
+                out.push(top + (bottom - top) * row.t);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn separable_pass_equals_the_four_neighbour_formula() {
+        let (width, height) = (37usize, 23usize);
+        let mut seed = 12345u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as u8
+        };
+        let data: Vec<u8> = (0..width * 4 * height).map(|_| next()).collect();
+        let packed = Frame::packed(PixelFormat::Bgrx, width, height, &data, width * 4).unwrap();
+        let y: Vec<u8> = (0..width * height).map(|_| next()).collect();
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        let u: Vec<u8> = (0..cw * ch).map(|_| next()).collect();
+        let v: Vec<u8> = (0..cw * ch).map(|_| next()).collect();
+        let planar = Frame::i420(width, height, &y, width, &u, cw, &v, cw).unwrap();
+        let regions = [
+            Region::full(&packed),
+            Region {
+                x: -5,
+                y: -3,
+                width: 20,
+                height: 31,
+            },
+            Region {
+                x: 30,
+                y: 20,
+                width: 11,
+                height: 7,
+            },
+            Region {
+                x: 3,
+                y: 4,
+                width: 1,
+                height: 1,
+            },
+        ];
+        for frame in [packed, planar] {
+            for region in regions {
+                for (w, h) in [(64, 64), (8, 5), (37, 23), (13, 40)] {
+                    let spec = TensorSpec {
+                        width: w,
+                        height: h,
+                        channels: Channels::Gray,
+                        layout: TensorLayout::Nchw,
+                        scale: 1.0,
+                        offset: 0.0,
+                    };
+                    let mut out = vec![0.0; spec.len()];
+                    frame.write_tensor(region, &spec, &mut out).unwrap();
+                    assert_eq!(out, naive_gray(&frame, region, w, h), "{region:?} {w}x{h}");
+                }
+            }
+        }
     }
 }

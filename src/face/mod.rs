@@ -390,6 +390,9 @@ impl ExpressionAnnotator {
             detector = stats.detector_ran,
             faces = faces.len(),
             classified = stats.classified,
+            detect_us = stats.detect_time.as_micros() as u64,
+            classify_us = stats.classify_time.as_micros() as u64,
+            total_us = stats.total_time.as_micros() as u64,
             "annotated"
         );
         Ok(FrameAnnotations {
