@@ -28,7 +28,8 @@
 //!   [`YuvMatrix`] (BT.601 by default). Chroma is read at `(x / 2, y / 2)` (nearest, no chroma
 //!   interpolation).
 //!
-//! No full-frame conversion ever happens: each output sample reads its four source pixels.
+//! No full-frame conversion ever happens: only the source rows and columns the taps use are read
+//! (each such row once, converted as it is read).
 
 use crate::error::{Error, Result};
 
