@@ -28,8 +28,8 @@
 //!   [`YuvMatrix`] (BT.601 by default). Chroma is read at `(x / 2, y / 2)` (nearest, no chroma
 //!   interpolation).
 //!
-//! No full-frame conversion ever happens: only the source rows and columns the taps use are read
-//! (each such row once, converted as it is read).
+//! No full-frame conversion ever happens: only the source rows the taps use are read, each once,
+//! and of each only the columns the taps use (converted as they are read).
 
 use crate::error::{Error, Result};
 
@@ -529,9 +529,9 @@ fn axis_table(origin: i64, size: usize, dst: usize, limit: usize) -> Vec<Tap> {
 /// Bilinear resampling driver: `fetch(x, y)` reads one in-frame source pixel, `put(i, v)` stores
 /// output sample `i` (row-major over the output).
 ///
-/// Separable: each source row an output row needs is read once over the columns the taps use,
-/// resampled along x (two taps per output sample) and kept while the next output row can still
-/// use it, then rows are blended along y.
+/// Separable: each source row an output row needs is resampled along x once (two taps per
+/// output sample; the row read once over the columns the taps use unless the downscale skips
+/// columns) and kept while the next output row can still use it, then rows are blended along y.
 /// The arithmetic is the same as blending the four neighbours of each sample directly (x first,
 /// then y), so the result does not depend on how rows are shared.
 #[inline]
@@ -542,27 +542,41 @@ fn resample<const C: usize>(
     mut put: impl FnMut(usize, [f32; C]),
     fetch: impl Fn(usize, usize) -> [f32; C],
 ) {
-    // The source columns any tap reads; each needed source row is read over them once.
+    let blend = |p0: [f32; C], p1: [f32; C], t: f32| {
+        let mut v = [0.0; C];
+        for c in 0..C {
+            v[c] = p0[c] + (p1[c] - p0[c]) * t;
+        }
+        v
+    };
+    // The source columns any tap reads. Where they are at most two per output sample, each
+    // needed source row is read over them once; a stronger downscale skips columns, so its taps
+    // read their pixels directly.
     let inside = || cols.iter().flat_map(|c| [c.i0, c.i1]).flatten();
     let span = inside().min().zip(inside().max());
-    let mut source = Vec::with_capacity(span.map_or(0, |(lo, hi)| hi - lo + 1));
+    let dense = span.is_some_and(|(lo, hi)| hi - lo < 2 * cols.len());
+    let mut source = Vec::with_capacity(if dense { 2 * cols.len() } else { 0 });
     let mut along_x = |y: Option<usize>, line: &mut Vec<[f32; C]>| {
         line.clear();
         let (Some(y), Some((lo, hi))) = (y, span) else {
             line.resize(cols.len(), [0.0; C]);
             return;
         };
-        source.clear();
-        source.extend((lo..=hi).map(|x| fetch(x, y)));
-        let read = |x: Option<usize>| x.map_or([0.0; C], |x| source[x - lo]);
-        line.extend(cols.iter().map(|col| {
-            let (p0, p1) = (read(col.i0), read(col.i1));
-            let mut v = [0.0; C];
-            for c in 0..C {
-                v[c] = p0[c] + (p1[c] - p0[c]) * col.t;
-            }
-            v
-        }));
+        if dense {
+            source.clear();
+            source.extend((lo..=hi).map(|x| fetch(x, y)));
+            let read = |x: Option<usize>| x.map_or([0.0; C], |x| source[x - lo]);
+            line.extend(
+                cols.iter()
+                    .map(|col| blend(read(col.i0), read(col.i1), col.t)),
+            );
+        } else {
+            let read = |x: Option<usize>| x.map_or([0.0; C], |x| fetch(x, y));
+            line.extend(
+                cols.iter()
+                    .map(|col| blend(read(col.i0), read(col.i1), col.t)),
+            );
+        }
     };
     // Two cached lines, each tagged with the source row it holds (`Some(None)`: a row outside
     // the frame, all zero).
@@ -588,11 +602,7 @@ fn resample<const C: usize>(
         let bottom = slot_of(row.i1, Some(top));
         let (top, bottom) = (&lines[top].1, &lines[bottom].1);
         for (dx, (t, b)) in top.iter().zip(bottom).enumerate() {
-            let mut v = [0.0; C];
-            for c in 0..C {
-                v[c] = t[c] + (b[c] - t[c]) * row.t;
-            }
-            put(dy * width + dx, v);
+            put(dy * width + dx, blend(*t, *b, row.t));
         }
     }
 }
