@@ -32,6 +32,7 @@ fn options() -> SessionOptions {
     SessionOptions {
         execution_provider: ExecutionProvider::Cpu,
         threads: 2,
+        ..SessionOptions::default()
     }
 }
 

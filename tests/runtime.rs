@@ -22,6 +22,7 @@ fn cpu() -> SessionOptions {
     SessionOptions {
         execution_provider: ExecutionProvider::Cpu,
         threads: 1,
+        ..SessionOptions::default()
     }
 }
 
@@ -62,6 +63,7 @@ fn explicit_cuda_request_falls_back_to_cpu_on_the_cpu_library() {
     let options = SessionOptions {
         execution_provider: ExecutionProvider::Cuda,
         threads: 1,
+        ..SessionOptions::default()
     };
     let model =
         Model::load(&assets::data_file(assets::DEFAULT_FACE_DETECTOR), &options).expect("load");

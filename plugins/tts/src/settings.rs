@@ -205,6 +205,7 @@ impl VoiceSettings {
         let options = SessionOptions {
             execution_provider: self.execution_provider.into(),
             threads: self.threads as usize,
+            ..SessionOptions::default()
         };
         let voice =
             Voice::load(&path, None, &options).map_err(|e| neural_media_gst::start_error(&e))?;

@@ -535,6 +535,7 @@ impl BaseTransformImpl for FaceExpression {
         let options = SessionOptions {
             execution_provider: settings.execution_provider.into(),
             threads: settings.threads as usize,
+            ..SessionOptions::default()
         };
         let detector = model_path(
             &settings.detector_model,
