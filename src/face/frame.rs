@@ -29,7 +29,9 @@
 //!   interpolation).
 //!
 //! No full-frame conversion ever happens: only the source rows the taps use are read, each once,
-//! and of each only the columns the taps use (converted as they are read).
+//! and of each only the columns the taps use (converted as they are read). A colour tensor of a
+//! region inside the frame, downscaled by at most 2 (a detector's input), takes a plane-by-plane
+//! path with the same arithmetic and the same result to the bit.
 
 use crate::error::{Error, Result};
 
@@ -300,6 +302,7 @@ impl<'a> Frame<'a> {
                     }
                 }
             }
+            Channels::Rgb | Channels::Bgr if self.write_rgb_dense(&cols, &rows, spec, out) => {}
             Channels::Rgb | Channels::Bgr => {
                 let swap = spec.channels == Channels::Bgr;
                 let nchw = spec.layout == TensorLayout::Nchw;
@@ -333,6 +336,240 @@ impl<'a> Frame<'a> {
     }
 }
 
+impl<'a> Frame<'a> {
+    /// The common case of a colour tensor, done plane by plane: every tap inside the frame and
+    /// at most two source columns per output sample (a detector's input: the whole frame, scaled
+    /// by up to 2). Each source row a tap uses is resampled along x once, per plane, into a
+    /// cached line (packed pixels gathered from the row; YUV rows first read into f32 Y', Cb, Cr
+    /// over the columns the taps use), and pairs of lines are blended along y per plane: loops
+    /// without per-sample closures or `Option` taps, which the compiler can vectorise in part.
+    ///
+    /// Packed formats are read as R, G, B, and the arithmetic is the generic pass's operation for
+    /// operation: the result is the same to the bit. I420 / NV12 are read as Y', Cb, Cr (each
+    /// tap's chroma at `(x / 2, y / 2)`, as the generic pass reads it) and converted to RGB once
+    /// per output sample instead of once per source pixel. Colour conversion being affine, this
+    /// differs from the generic pass only by float rounding and where a source pixel's RGB is
+    /// clamped (out of gamut). Returns false, having written nothing, where it does not apply.
+    fn write_rgb_dense(
+        &self,
+        cols: &[Tap],
+        rows: &[Tap],
+        spec: &TensorSpec,
+        out: &mut [f32],
+    ) -> bool {
+        let inside = |taps: &[Tap]| -> Option<(Vec<usize>, Vec<usize>, Vec<f32>)> {
+            let mut i0 = Vec::with_capacity(taps.len());
+            let mut i1 = Vec::with_capacity(taps.len());
+            for tap in taps {
+                i0.push(tap.i0?);
+                i1.push(tap.i1?);
+            }
+            Some((i0, i1, taps.iter().map(|t| t.t).collect()))
+        };
+        let (Some((mut x0, mut x1, tx)), Some((y0, y1, ty))) = (inside(cols), inside(rows)) else {
+            return false;
+        };
+        let lo = x0.iter().chain(&x1).copied().min().unwrap_or(0);
+        let hi = x0.iter().chain(&x1).copied().max().unwrap_or(0);
+        if hi - lo >= 2 * cols.len() {
+            return false;
+        }
+        for x in x0.iter_mut().chain(x1.iter_mut()) {
+            *x -= lo;
+        }
+        let n = hi - lo + 1;
+        let width = spec.width;
+        let packed = self.format.packed_layout();
+        let yuv = YuvCoefficients::new(self);
+        let luma: [f32; 256] = std::array::from_fn(|i| luma(i as u8, self.full_range));
+        let chroma: [f32; 256] = std::array::from_fn(|i| yuv.chroma(i as u8));
+        // YUV source row `y` over columns lo..=hi as Y', Cb, Cr.
+        let read_yuv_row = |y: usize, planes: &mut [Vec<f32>; 3]| {
+            let [l, p1, p2] = planes;
+            let start = y * self.strides[0] + lo;
+            for (v, &y) in l.iter_mut().zip(&self.planes[0][start..start + n]) {
+                *v = luma[usize::from(y)];
+            }
+            let (cb, cr) = self.chroma_planes();
+            for (plane, (data, stride, step, off)) in [(p1, cb), (p2, cr)] {
+                // Chroma sample x / 2 serves columns x and x + 1 (x even).
+                let (first, last) = (lo / 2, (lo + n - 1) / 2);
+                let row = &data[(y / 2) * stride + first * step..];
+                let samples = row.iter().skip(off).step_by(step).take(last - first + 1);
+                let mut plane = plane.iter_mut();
+                for (k, &c) in samples.enumerate() {
+                    let value = chroma[usize::from(c)];
+                    // With lo odd the first sample serves column lo alone.
+                    let columns = if k == 0 && lo % 2 == 1 { 1 } else { 2 };
+                    for v in plane.by_ref().take(columns) {
+                        *v = value;
+                    }
+                }
+            }
+        };
+        let bpp = packed.map_or(1, |(bpp, _)| bpp);
+        let x0_bytes: Vec<usize> = x0.iter().map(|x| x * bpp).collect();
+        let x1_bytes: Vec<usize> = x1.iter().map(|x| x * bpp).collect();
+        let mut source: [Vec<f32>; 3] =
+            std::array::from_fn(|_| vec![0.0; if packed.is_some() { 0 } else { n }]);
+        // Two lines resampled along x ([plane][column]), tagged with their source row.
+        let mut lines: [(Option<usize>, [Vec<f32>; 3]); 2] =
+            std::array::from_fn(|_| (None, std::array::from_fn(|_| vec![0.0; width])));
+        let mut along_x = |y: usize, line: &mut [Vec<f32>; 3]| {
+            if let Some((bpp, offsets)) = packed {
+                // Packed pixels are gathered straight from the row, no conversion pass first.
+                let start = y * self.strides[0] + lo * bpp;
+                let row = &self.planes[0][start..start + n * bpp];
+                for (line, off) in line.iter_mut().zip(offsets) {
+                    let taps = x0_bytes.iter().zip(&x1_bytes).zip(&tx);
+                    for (v, ((&a, &b), &t)) in line.iter_mut().zip(taps) {
+                        let (p0, p1) = (f32::from(row[a + off]), f32::from(row[b + off]));
+                        *v = p0 + (p1 - p0) * t;
+                    }
+                }
+                return;
+            }
+            read_yuv_row(y, &mut source);
+            for (source, line) in source.iter().zip(line.iter_mut()) {
+                for (((v, &a), &b), &t) in line.iter_mut().zip(&x0).zip(&x1).zip(&tx) {
+                    let (p0, p1) = (source[a], source[b]);
+                    *v = p0 + (p1 - p0) * t;
+                }
+            }
+        };
+        let mut blended: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; width]);
+        let order = match spec.channels {
+            Channels::Bgr => [2, 1, 0],
+            _ => [0, 1, 2],
+        };
+        let (scale, offset) = (spec.scale, spec.offset);
+        let plane = width * spec.height;
+        for (dy, ((&r0, &r1), &t)) in y0.iter().zip(&y1).zip(&ty).enumerate() {
+            let top = match lines.iter().position(|(k, _)| *k == Some(r0)) {
+                Some(i) => i,
+                None => {
+                    // Replace the line that does not hold the other row this output row needs.
+                    let i = usize::from(lines[0].0 == Some(r1));
+                    along_x(r0, &mut lines[i].1);
+                    lines[i].0 = Some(r0);
+                    i
+                }
+            };
+            let bottom = match lines.iter().position(|(k, _)| *k == Some(r1)) {
+                Some(i) => i,
+                None => {
+                    let i = 1 - top;
+                    along_x(r1, &mut lines[i].1);
+                    lines[i].0 = Some(r1);
+                    i
+                }
+            };
+            let (a, b) = (&lines[top].1, &lines[bottom].1);
+            if packed.is_some() && spec.layout == TensorLayout::Nchw {
+                // The usual detector input: blend straight into the tensor's planes.
+                for (c, &source) in order.iter().enumerate() {
+                    let start = c * plane + dy * width;
+                    let pairs = a[source].iter().zip(&b[source]);
+                    for (o, (p0, p1)) in out[start..start + width].iter_mut().zip(pairs) {
+                        *o = (p0 + (p1 - p0) * t) * scale + offset;
+                    }
+                }
+                continue;
+            }
+            for ((v, a), b) in blended.iter_mut().zip(a).zip(b) {
+                for ((v, p0), p1) in v.iter_mut().zip(a).zip(b) {
+                    *v = p0 + (p1 - p0) * t;
+                }
+            }
+            if packed.is_none() {
+                let [l, cb, cr] = &mut blended;
+                for ((l, cb), cr) in l.iter_mut().zip(cb.iter_mut()).zip(cr.iter_mut()) {
+                    [*l, *cb, *cr] = yuv.rgb(*l, *cb, *cr);
+                }
+            }
+            for (c, &source) in order.iter().enumerate() {
+                let values = blended[source].iter().map(|v| v * scale + offset);
+                match spec.layout {
+                    TensorLayout::Nchw => {
+                        let start = c * plane + dy * width;
+                        for (o, v) in out[start..start + width].iter_mut().zip(values) {
+                            *o = v;
+                        }
+                    }
+                    TensorLayout::Nhwc => {
+                        let row = &mut out[dy * width * 3..(dy + 1) * width * 3];
+                        for (o, v) in row.iter_mut().skip(c).step_by(3).zip(values) {
+                            *o = v;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Cb and Cr.
+    fn chroma_planes(&self) -> (ChromaPlane<'a>, ChromaPlane<'a>) {
+        match self.format {
+            PixelFormat::Nv12 => (
+                (self.planes[1], self.strides[1], 2, 0),
+                (self.planes[1], self.strides[1], 2, 1),
+            ),
+            _ => (
+                (self.planes[1], self.strides[1], 1, 0),
+                (self.planes[2], self.strides[2], 1, 0),
+            ),
+        }
+    }
+}
+
+/// One chroma plane: (plane, stride, byte step between horizontal samples, offset inside a sample).
+type ChromaPlane<'a> = (&'a [u8], usize, usize, usize);
+
+/// The frame's YUV → RGB conversion: R = Y' + cr_r·Cr; G = Y' − cb_g·Cb − cr_g·Cr;
+/// B = Y' + cb_b·Cb, with Y' from [`luma`] and Cb, Cr from [`YuvCoefficients::chroma`].
+struct YuvCoefficients {
+    full_range: bool,
+    cr_r: f32,
+    cb_g: f32,
+    cr_g: f32,
+    cb_b: f32,
+}
+
+impl YuvCoefficients {
+    fn new(frame: &Frame<'_>) -> YuvCoefficients {
+        let (kr, kb) = frame.matrix.coefficients();
+        let kg = 1.0 - kr - kb;
+        YuvCoefficients {
+            full_range: frame.full_range,
+            cr_r: 2.0 * (1.0 - kr),
+            cb_g: 2.0 * kb * (1.0 - kb) / kg,
+            cr_g: 2.0 * kr * (1.0 - kr) / kg,
+            cb_b: 2.0 * (1.0 - kb),
+        }
+    }
+
+    /// A chroma byte centred on 0 (limited range 16–240 expanded to ±127.5).
+    #[inline]
+    fn chroma(&self, c: u8) -> f32 {
+        let c = f32::from(c) - 128.0;
+        if self.full_range {
+            c
+        } else {
+            c * (255.0 / 224.0)
+        }
+    }
+
+    #[inline]
+    fn rgb(&self, luma: f32, cb: f32, cr: f32) -> [f32; 3] {
+        [
+            (luma + self.cr_r * cr).clamp(0.0, 255.0),
+            (luma - self.cb_g * cb - self.cr_g * cr).clamp(0.0, 255.0),
+            (luma + self.cb_b * cb).clamp(0.0, 255.0),
+        ]
+    }
+}
+
 /// Y (0–255, or limited 16–235 expanded to 0–255) as f32.
 #[inline]
 fn luma(y: u8, full_range: bool) -> f32 {
@@ -346,9 +583,8 @@ fn luma(y: u8, full_range: bool) -> f32 {
 struct YuvReader<'a> {
     y: &'a [u8],
     y_stride: usize,
-    /// (plane, stride, byte step between horizontal samples, offset inside a sample)
-    u: (&'a [u8], usize, usize, usize),
-    v: (&'a [u8], usize, usize, usize),
+    u: ChromaPlane<'a>,
+    v: ChromaPlane<'a>,
     /// Lookup tables by byte value: luma, and the chroma terms of
     /// R = Y + cr_r·Cr; G = Y − cb_g·Cb − cr_g·Cr; B = Y + cb_b·Cb.
     luma: [f32; 256],
@@ -360,34 +596,19 @@ struct YuvReader<'a> {
 
 impl<'a> YuvReader<'a> {
     fn new(frame: &Frame<'a>) -> YuvReader<'a> {
-        let (u, v) = match frame.format {
-            PixelFormat::Nv12 => (
-                (frame.planes[1], frame.strides[1], 2, 0),
-                (frame.planes[1], frame.strides[1], 2, 1),
-            ),
-            _ => (
-                (frame.planes[1], frame.strides[1], 1, 0),
-                (frame.planes[2], frame.strides[2], 1, 0),
-            ),
-        };
-        let (kr, kb) = frame.matrix.coefficients();
-        let kg = 1.0 - kr - kb;
-        let full_range = frame.full_range;
-        let chroma = |c: u8| {
-            let c = f32::from(c) - 128.0;
-            if full_range { c } else { c * (255.0 / 224.0) }
-        };
-        let table = |k: f32| std::array::from_fn(|i| k * chroma(i as u8));
+        let (u, v) = frame.chroma_planes();
+        let yuv = YuvCoefficients::new(frame);
+        let table = |k: f32| std::array::from_fn(|i| k * yuv.chroma(i as u8));
         YuvReader {
             y: frame.planes[0],
             y_stride: frame.strides[0],
             u,
             v,
-            luma: std::array::from_fn(|i| luma(i as u8, full_range)),
-            cr_r: table(2.0 * (1.0 - kr)),
-            cb_g: table(2.0 * kb * (1.0 - kb) / kg),
-            cr_g: table(2.0 * kr * (1.0 - kr) / kg),
-            cb_b: table(2.0 * (1.0 - kb)),
+            luma: std::array::from_fn(|i| luma(i as u8, frame.full_range)),
+            cr_r: table(yuv.cr_r),
+            cb_g: table(yuv.cb_g),
+            cr_g: table(yuv.cr_g),
+            cb_b: table(yuv.cb_b),
         }
     }
 
@@ -761,38 +982,49 @@ mod tests {
         assert!(out[2] > 250.0 && out[1] < 3.0 && out[0] < 3.0, "{out:?}");
     }
 
-    /// The four-neighbour formula of the module documentation, sample by sample.
-    fn naive_gray(frame: &Frame<'_>, region: Region, w: usize, h: usize) -> Vec<f32> {
-        let cols = axis_table(region.x, region.width, w, frame.width());
-        let rows = axis_table(region.y, region.height, h, frame.height());
+    /// The four-neighbour formula of the module documentation, sample by sample, each pixel read
+    /// alone (a 1x1 region).
+    fn naive(frame: &Frame<'_>, region: Region, spec: &TensorSpec) -> Vec<f32> {
+        let cols = axis_table(region.x, region.width, spec.width, frame.width());
+        let rows = axis_table(region.y, region.height, spec.height, frame.height());
+        let channels = spec.channels.count();
         let px = |x: Option<usize>, y: Option<usize>| match (x, y) {
             (Some(x), Some(y)) => {
-                let mut one = [0.0f32];
+                let mut one = vec![0.0f32; channels];
                 let single = Region {
                     x: x as i64,
                     y: y as i64,
                     width: 1,
                     height: 1,
                 };
-                let spec = TensorSpec {
+                let one_spec = TensorSpec {
                     width: 1,
                     height: 1,
-                    channels: Channels::Gray,
-                    layout: TensorLayout::Nchw,
                     scale: 1.0,
                     offset: 0.0,
+                    ..*spec
                 };
-                frame.write_tensor(single, &spec, &mut one).unwrap();
-                one[0]
+                frame.write_tensor(single, &one_spec, &mut one).unwrap();
+                one
             }
-            _ => 0.0,
+            _ => vec![0.0; channels],
         };
-        let mut out = Vec::new();
-        for row in &rows {
-            for col in &cols {
-                let top = px(col.i0, row.i0) + (px(col.i1, row.i0) - px(col.i0, row.i0)) * col.t;
-                let bottom = px(col.i0, row.i1) + (px(col.i1, row.i1) - px(col.i0, row.i1)) * col.t;
-                out.push(top + (bottom - top) * row.t);
+        let mut out = vec![0.0; spec.len()];
+        let plane = spec.width * spec.height;
+        for (dy, row) in rows.iter().enumerate() {
+            for (dx, col) in cols.iter().enumerate() {
+                let (a, b) = (px(col.i0, row.i0), px(col.i1, row.i0));
+                let (c, d) = (px(col.i0, row.i1), px(col.i1, row.i1));
+                for ch in 0..channels {
+                    let top = a[ch] + (b[ch] - a[ch]) * col.t;
+                    let bottom = c[ch] + (d[ch] - c[ch]) * col.t;
+                    let i = dy * spec.width + dx;
+                    let at = match spec.layout {
+                        TensorLayout::Nchw => ch * plane + i,
+                        TensorLayout::Nhwc => i * channels + ch,
+                    };
+                    out[at] = (top + (bottom - top) * row.t) * spec.scale + spec.offset;
+                }
             }
         }
         out
@@ -808,10 +1040,12 @@ mod tests {
         };
         let data: Vec<u8> = (0..width * 4 * height).map(|_| next()).collect();
         let packed = Frame::packed(PixelFormat::Bgrx, width, height, &data, width * 4).unwrap();
-        let y: Vec<u8> = (0..width * height).map(|_| next()).collect();
+        // YUV within the RGB gamut (Y' 51-214, |Cb|, |Cr| < 23): the dense colour pass converts
+        // after resampling, which equals converting first up to rounding where nothing clamps.
+        let y: Vec<u8> = (0..width * height).map(|_| 60 + next() % 140).collect();
         let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-        let u: Vec<u8> = (0..cw * ch).map(|_| next()).collect();
-        let v: Vec<u8> = (0..cw * ch).map(|_| next()).collect();
+        let u: Vec<u8> = (0..cw * ch).map(|_| 108 + next() % 40).collect();
+        let v: Vec<u8> = (0..cw * ch).map(|_| 108 + next() % 40).collect();
         let planar = Frame::i420(width, height, &y, width, &u, cw, &v, cw).unwrap();
         let regions = [
             Region::full(&packed),
@@ -834,20 +1068,48 @@ mod tests {
                 height: 1,
             },
         ];
-        for frame in [packed, planar] {
+        let (uv, uv_stride) = (
+            u.iter()
+                .zip(&v)
+                .flat_map(|(&u, &v)| [u, v])
+                .collect::<Vec<u8>>(),
+            2 * cw,
+        );
+        let semi = Frame::nv12(width, height, &y, width, &uv, uv_stride).unwrap();
+        for frame in [packed, planar, semi] {
             for region in regions {
-                for (w, h) in [(64, 64), (8, 5), (37, 23), (13, 40)] {
+                // Upscales, the identity, downscales by up to 2 (the dense colour pass) and by
+                // more, in every channel order and layout.
+                let sizes = [(64, 64), (8, 5), (37, 23), (13, 40), (19, 12), (20, 11)];
+                let kinds = [
+                    (Channels::Gray, TensorLayout::Nchw, 1.0, 0.0),
+                    (Channels::Rgb, TensorLayout::Nchw, 1.0, 0.0),
+                    (Channels::Bgr, TensorLayout::Nchw, 2.0 / 255.0, -1.0),
+                    (Channels::Rgb, TensorLayout::Nhwc, 1.0 / 255.0, 0.0),
+                    (Channels::Bgr, TensorLayout::Nhwc, 1.0, -128.0),
+                ];
+                for ((w, h), (channels, layout, scale, offset)) in
+                    sizes.into_iter().flat_map(|s| kinds.map(|k| (s, k)))
+                {
                     let spec = TensorSpec {
                         width: w,
                         height: h,
-                        channels: Channels::Gray,
-                        layout: TensorLayout::Nchw,
-                        scale: 1.0,
-                        offset: 0.0,
+                        channels,
+                        layout,
+                        scale,
+                        offset,
                     };
                     let mut out = vec![0.0; spec.len()];
                     frame.write_tensor(region, &spec, &mut out).unwrap();
-                    assert_eq!(out, naive_gray(&frame, region, w, h), "{region:?} {w}x{h}");
+                    let expect = naive(&frame, region, &spec);
+                    if frame.format.is_yuv() && channels != Channels::Gray {
+                        let tolerance = 1e-4 * (255.0 * scale).max(1.0);
+                        for (o, e) in out.iter().zip(&expect) {
+                            assert!((o - e).abs() <= tolerance, "{region:?} {spec:?}: {o} {e}");
+                        }
+                    } else {
+                        assert_eq!(out, expect, "{region:?} {spec:?}");
+                    }
                 }
             }
         }
