@@ -31,7 +31,9 @@
 //! No full-frame conversion ever happens: only the source rows the taps use are read, each once,
 //! and of each only the columns the taps use (converted as they are read). A colour tensor of a
 //! region inside the frame, downscaled by at most 2 (a detector's input), takes a plane-by-plane
-//! path with the same arithmetic and the same result to the bit.
+//! path: for packed formats with the same arithmetic and the same result to the bit; for I420 /
+//! NV12 it resamples Y', Cb and Cr and converts each output sample, which differs from converting
+//! each source pixel first only by rounding and where a source pixel's RGB would be clamped.
 
 use crate::error::{Error, Result};
 
