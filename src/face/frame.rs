@@ -30,8 +30,7 @@
 //!
 //! No full-frame conversion ever happens: only the source rows the taps use are read, each once,
 //! and of each only the columns the taps use (converted as they are read). A colour tensor of a
-//! region inside the frame, downscaled by at most 2 (a detector's input), takes a plane-by-plane
-//! path: for packed formats with the same arithmetic and the same result to the bit; for I420 /
+//! region inside the frame (a detector's input) takes a plane-by-plane path: for packed formats with the same arithmetic and the same result to the bit; for I420 /
 //! NV12 it resamples Y', Cb and Cr and converts each output sample, which differs from converting
 //! each source pixel first only by rounding and where a source pixel's RGB would be clamped.
 
@@ -304,7 +303,7 @@ impl<'a> Frame<'a> {
                     }
                 }
             }
-            Channels::Rgb | Channels::Bgr if self.write_rgb_dense(&cols, &rows, spec, out) => {}
+            Channels::Rgb | Channels::Bgr if self.write_rgb_inside(&cols, &rows, spec, out) => {}
             Channels::Rgb | Channels::Bgr => {
                 let swap = spec.channels == Channels::Bgr;
                 let nchw = spec.layout == TensorLayout::Nchw;
@@ -339,12 +338,11 @@ impl<'a> Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    /// The common case of a colour tensor, done plane by plane: every tap inside the frame and
-    /// at most two source columns per output sample (a detector's input: the whole frame, scaled
-    /// by up to 2). Each source row a tap uses is resampled along x once, per plane, into a
-    /// cached line (packed pixels gathered from the row; YUV rows first read into f32 Y', Cb, Cr
-    /// over the columns the taps use), and pairs of lines are blended along y per plane: loops
-    /// without per-sample closures or `Option` taps, which the compiler can vectorise in part.
+    /// The common case of a colour tensor, done plane by plane: every tap inside the frame (a
+    /// detector's input: the whole frame). Each source row a tap uses is resampled along x once,
+    /// per plane, into a cached line, gathering each tap's two bytes straight from the row through
+    /// a 256-entry table, and pairs of lines are blended along y per plane: loops without
+    /// per-sample closures or `Option` taps, over contiguous lines where they can be.
     ///
     /// Packed formats are read as R, G, B, and the arithmetic is the generic pass's operation for
     /// operation: the result is the same to the bit. I420 / NV12 are read as Y', Cb, Cr (each
@@ -352,7 +350,7 @@ impl<'a> Frame<'a> {
     /// per output sample instead of once per source pixel. Colour conversion being affine, this
     /// differs from the generic pass only by float rounding and where a source pixel's RGB is
     /// clamped (out of gamut). Returns false, having written nothing, where it does not apply.
-    fn write_rgb_dense(
+    fn write_rgb_inside(
         &self,
         cols: &[Tap],
         rows: &[Tap],
@@ -368,73 +366,77 @@ impl<'a> Frame<'a> {
             }
             Some((i0, i1, taps.iter().map(|t| t.t).collect()))
         };
-        let (Some((mut x0, mut x1, tx)), Some((y0, y1, ty))) = (inside(cols), inside(rows)) else {
+        let (Some((x0, x1, tx)), Some((y0, y1, ty))) = (inside(cols), inside(rows)) else {
             return false;
         };
-        let lo = x0.iter().chain(&x1).copied().min().unwrap_or(0);
-        let hi = x0.iter().chain(&x1).copied().max().unwrap_or(0);
-        if hi - lo >= 2 * cols.len() {
-            return false;
-        }
-        for x in x0.iter_mut().chain(x1.iter_mut()) {
-            *x -= lo;
-        }
-        let n = hi - lo + 1;
         let width = spec.width;
         let packed = self.format.packed_layout();
         let yuv = YuvCoefficients::new(self);
+        let identity: [f32; 256] = std::array::from_fn(|i| i as f32);
         let luma: [f32; 256] = std::array::from_fn(|i| luma(i as u8, self.full_range));
         let chroma: [f32; 256] = std::array::from_fn(|i| yuv.chroma(i as u8));
-        // YUV source row `y` over columns lo..=hi as Y', Cb, Cr.
-        let read_yuv_row = |y: usize, planes: &mut [Vec<f32>; 3]| {
-            let [l, p1, p2] = planes;
-            let start = y * self.strides[0] + lo;
-            for (v, &y) in l.iter_mut().zip(&self.planes[0][start..start + n]) {
-                *v = luma[usize::from(y)];
-            }
-            let (cb, cr) = self.chroma_planes();
-            for (plane, (data, stride, step, off)) in [(p1, cb), (p2, cr)] {
-                // Chroma sample x / 2 serves columns x and x + 1 (x even).
-                let (first, last) = (lo / 2, (lo + n - 1) / 2);
-                let row = &data[(y / 2) * stride + first * step..];
-                let samples = row.iter().skip(off).step_by(step).take(last - first + 1);
-                let mut plane = plane.iter_mut();
-                for (k, &c) in samples.enumerate() {
-                    let value = chroma[usize::from(c)];
-                    // With lo odd the first sample serves column lo alone.
-                    let columns = if k == 0 && lo % 2 == 1 { 1 } else { 2 };
-                    for v in plane.by_ref().take(columns) {
-                        *v = value;
-                    }
-                }
+        // Per plane: the frame plane, how to find source row y in it, the byte offsets of each
+        // column's two taps inside that row, and the table that turns a byte into a value.
+        struct Plane<'t> {
+            data: &'t [u8],
+            row: fn(usize) -> usize,
+            stride: usize,
+            taps: Vec<(usize, usize)>,
+            table: &'t [f32; 256],
+        }
+        let taps = |byte: &dyn Fn(usize) -> usize| -> Vec<(usize, usize)> {
+            x0.iter()
+                .zip(&x1)
+                .map(|(&a, &b)| (byte(a), byte(b)))
+                .collect()
+        };
+        let planes: [Plane; 3] = match packed {
+            Some((bpp, offsets)) => offsets.map(|off| Plane {
+                data: self.planes[0],
+                row: |y| y,
+                stride: self.strides[0],
+                taps: taps(&|x| x * bpp + off),
+                table: &identity,
+            }),
+            None => {
+                let ((cb, cb_stride, cb_step, cb_off), (cr, cr_stride, cr_step, cr_off)) =
+                    self.chroma_planes();
+                [
+                    Plane {
+                        data: self.planes[0],
+                        row: |y| y,
+                        stride: self.strides[0],
+                        taps: taps(&|x| x),
+                        table: &luma,
+                    },
+                    Plane {
+                        data: cb,
+                        row: |y| y / 2,
+                        stride: cb_stride,
+                        taps: taps(&|x| (x / 2) * cb_step + cb_off),
+                        table: &chroma,
+                    },
+                    Plane {
+                        data: cr,
+                        row: |y| y / 2,
+                        stride: cr_stride,
+                        taps: taps(&|x| (x / 2) * cr_step + cr_off),
+                        table: &chroma,
+                    },
+                ]
             }
         };
-        let bpp = packed.map_or(1, |(bpp, _)| bpp);
-        let x0_bytes: Vec<usize> = x0.iter().map(|x| x * bpp).collect();
-        let x1_bytes: Vec<usize> = x1.iter().map(|x| x * bpp).collect();
-        let mut source: [Vec<f32>; 3] =
-            std::array::from_fn(|_| vec![0.0; if packed.is_some() { 0 } else { n }]);
         // Two lines resampled along x ([plane][column]), tagged with their source row.
         let mut lines: [(Option<usize>, [Vec<f32>; 3]); 2] =
             std::array::from_fn(|_| (None, std::array::from_fn(|_| vec![0.0; width])));
-        let mut along_x = |y: usize, line: &mut [Vec<f32>; 3]| {
-            if let Some((bpp, offsets)) = packed {
-                // Packed pixels are gathered straight from the row, no conversion pass first.
-                let start = y * self.strides[0] + lo * bpp;
-                let row = &self.planes[0][start..start + n * bpp];
-                for (line, off) in line.iter_mut().zip(offsets) {
-                    let taps = x0_bytes.iter().zip(&x1_bytes).zip(&tx);
-                    for (v, ((&a, &b), &t)) in line.iter_mut().zip(taps) {
-                        let (p0, p1) = (f32::from(row[a + off]), f32::from(row[b + off]));
-                        *v = p0 + (p1 - p0) * t;
-                    }
-                }
-                return;
-            }
-            read_yuv_row(y, &mut source);
-            for (source, line) in source.iter().zip(line.iter_mut()) {
-                for (((v, &a), &b), &t) in line.iter_mut().zip(&x0).zip(&x1).zip(&tx) {
-                    let (p0, p1) = (source[a], source[b]);
+        let along_x = |y: usize, line: &mut [Vec<f32>; 3]| {
+            for (plane, line) in planes.iter().zip(line.iter_mut()) {
+                let row = &plane.data[(plane.row)(y) * plane.stride..];
+                for (v, (&(a, b), &t)) in line.iter_mut().zip(plane.taps.iter().zip(&tx)) {
+                    let (p0, p1) = (
+                        plane.table[usize::from(row[a])],
+                        plane.table[usize::from(row[b])],
+                    );
                     *v = p0 + (p1 - p0) * t;
                 }
             }
