@@ -239,6 +239,65 @@ fn faces_appear_and_disappear() {
 }
 
 #[test]
+fn pipelined_gives_the_same_frames_and_messages() {
+    let source = video("WolfgangLanger_Pexels.mp4");
+    let props = "inference-interval=2 post-messages=every-frame";
+    let plain = run(&source, props);
+    let pipelined = run(&source, &format!("{props} pipelined=true"));
+    assert_eq!(plain.frames.len(), 472);
+    // Every frame comes out, the last one too (drained at EOS), with the same faces.
+    assert_eq!(pipelined.frames.len(), plain.frames.len());
+    for (i, (a, b)) in plain.frames.iter().zip(&pipelined.frames).enumerate() {
+        assert_eq!(a.len(), b.len(), "frame {i}");
+        for (a, b) in a.iter().zip(b) {
+            assert_eq!((a.id, &a.label), (b.id, &b.label), "frame {i}");
+            assert!(iou(a.rect, b.rect) > 0.99, "frame {i}: {a:?} {b:?}");
+        }
+    }
+    let pts = |run: &Run| -> Vec<u64> {
+        run.messages
+            .iter()
+            .filter(|s| s.name() == "faceexpression")
+            .map(|s| s.get::<u64>("pts").unwrap())
+            .collect()
+    };
+    assert_eq!(pts(&pipelined), pts(&plain));
+    assert!(pts(&plain).windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn pipelined_adds_one_frame_of_latency() {
+    init();
+    let latency = |pipelined: bool| {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 ! \
+             faceexpression name=fe threads=1 pipelined={pipelined} ! fakesink"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let (result, _, _) = pipeline.state(gst::ClockTime::from_seconds(30));
+        result.expect("pipeline plays");
+        // What the element answers downstream: upstream's latency, plus its own.
+        let mut query = gst::query::Latency::new();
+        let src = pipeline.by_name("fe").unwrap().static_pad("src").unwrap();
+        assert!(src.query(&mut query));
+        pipeline.set_state(gst::State::Null).unwrap();
+        let (live, min, _) = query.result();
+        assert!(live);
+        min
+    };
+    let plain = latency(false);
+    let pipelined = latency(true);
+    assert_eq!(
+        pipelined,
+        plain + gst::ClockTime::from_mseconds(40),
+        "one 25 fps frame more"
+    );
+}
+
+#[test]
 fn inference_interval_runs_the_detector_on_a_third_of_frames() {
     let run = run(
         &video("WolfgangLanger_Pexels.mp4"),

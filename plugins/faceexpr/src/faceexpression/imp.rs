@@ -18,7 +18,9 @@
 //!
 //! The detector runs every `inference-interval` frames (the tracker carries the boxes between)
 //! and, with `qos` on, is skipped on frames that downstream reports as late, rather than falling
-//! behind. Tracks reset on flush, stream-start and caps change. Models load when the element goes
+//! behind. With `pipelined`, each frame is analysed on a worker thread while the streaming thread
+//! goes back upstream for the next one (decoding, converting), and is pushed when the next frame
+//! arrives or at the next serialized event: one frame more latency, reported in latency queries. Tracks reset on flush, stream-start and caps change. Models load when the element goes
 //! READY→PAUSED; a missing or wrong model fails that state change with an error naming the file.
 //!
 //! ```sh
@@ -35,6 +37,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
+use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use neural_media::face::{
@@ -63,6 +66,7 @@ const DEFAULT_INFERENCE_INTERVAL: u32 = 1;
 const DEFAULT_CLASSIFY_INTERVAL: u32 = 1;
 const DEFAULT_STICKINESS: f64 = 0.9;
 const DEFAULT_QOS: bool = true;
+const DEFAULT_PIPELINED: bool = false;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -80,6 +84,7 @@ struct Settings {
     smoothing: Smoothing,
     stickiness: f64,
     post_messages: PostMessages,
+    pipelined: bool,
 }
 
 impl Default for Settings {
@@ -99,6 +104,7 @@ impl Default for Settings {
             smoothing: Smoothing::default(),
             stickiness: DEFAULT_STICKINESS,
             post_messages: PostMessages::default(),
+            pipelined: DEFAULT_PIPELINED,
         }
     }
 }
@@ -150,7 +156,12 @@ pub struct FaceExpression {
     state: Mutex<Option<State>>,
     /// Earliest running time downstream still wants, from its last QoS event.
     earliest: Mutex<Option<gst::ClockTime>>,
+    /// With `pipelined`: the frame being analysed on a worker thread.
+    pending: Mutex<Option<Pending>>,
 }
+
+/// A frame handed to a worker thread; joining gives it back with its metas.
+type Pending = std::thread::JoinHandle<Result<gst::Buffer, gst::FlowError>>;
 
 fn model_path(property: &Option<String>, default: &str) -> std::path::PathBuf {
     match property {
@@ -431,6 +442,12 @@ impl ObjectImpl for FaceExpression {
                     .blurb("Which element messages to post on the bus")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("pipelined")
+                    .nick("Pipelined")
+                    .blurb("Analyse each frame on a worker thread while the streaming thread fetches the next one from upstream (decoding overlaps inference); adds one frame of latency")
+                    .default_value(DEFAULT_PIPELINED)
+                    .mutable_ready()
+                    .build(),
             ];
             // After the two model paths: where they run.
             props.splice(2..2, ExecutionProvider::properties("Where the models run"));
@@ -464,6 +481,7 @@ impl ObjectImpl for FaceExpression {
             "smoothing" => s.smoothing = v.get().expect("type checked upstream"),
             "stickiness" => s.stickiness = v.get().expect("type checked upstream"),
             "post-messages" => s.post_messages = v.get().expect("type checked upstream"),
+            "pipelined" => s.pipelined = v.get().expect("type checked upstream"),
             name => unimplemented!("property {name}"),
         }
     }
@@ -492,6 +510,7 @@ impl ObjectImpl for FaceExpression {
             "smoothing" => s.smoothing.to_value(),
             "stickiness" => s.stickiness.to_value(),
             "post-messages" => s.post_messages.to_value(),
+            "pipelined" => s.pipelined.to_value(),
             name => unimplemented!("property {name}"),
         }
     }
@@ -570,6 +589,7 @@ impl BaseTransformImpl for FaceExpression {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        let _ = self.finish_pending();
         *self.state.lock().unwrap() = None;
         Ok(())
     }
@@ -596,6 +616,14 @@ impl BaseTransformImpl for FaceExpression {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStop(_) => {
+                // The frame with the worker belongs to the flushed data.
+                let _ = self.finish_pending();
+            }
+            _ if event.is_serialized() => self.drain(),
+            _ => {}
+        }
         match event.view() {
             gst::EventView::FlushStop(_) => self.reset("flush"),
             gst::EventView::StreamStart(_) => self.reset("stream-start"),
@@ -629,6 +657,105 @@ impl BaseTransformImpl for FaceExpression {
         &self,
         buffer: &mut gst::BufferRef,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.annotate(buffer)
+    }
+
+    fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        if !self.settings.lock().unwrap().pipelined {
+            return self.parent_generate_output();
+        }
+        let Some(mut buffer) = self.take_queued_buffer() else {
+            return Ok(GenerateOutputSuccess::NoOutput);
+        };
+        let previous = self.finish_pending()?;
+        let element = self.obj().clone();
+        let worker = std::thread::Builder::new()
+            .name("faceexpression".into())
+            .spawn(move || {
+                element.imp().annotate(buffer.make_mut())?;
+                Ok(buffer)
+            })
+            .map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("cannot start an analysis thread: {e}")
+                );
+                gst::FlowError::Error
+            })?;
+        *self.pending.lock().unwrap() = Some(worker);
+        Ok(previous.map_or(
+            GenerateOutputSuccess::NoOutput,
+            GenerateOutputSuccess::Buffer,
+        ))
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Sink && query.is_serialized() {
+            // Keep the order of buffers and serialized queries (drain, allocation).
+            self.drain();
+        }
+        if !BaseTransformImplExt::parent_query(self, direction, query) {
+            return false;
+        }
+        if let gst::QueryViewMut::Latency(q) = query.view_mut()
+            && direction == gst::PadDirection::Src
+            && self.settings.lock().unwrap().pipelined
+        {
+            // A frame waits here for the next one: one frame duration more.
+            let frame = self
+                .state
+                .lock()
+                .unwrap()
+                .as_ref()
+                .and_then(|s| s.info.as_ref().map(|i| i.fps()))
+                .filter(|fps| fps.numer() > 0)
+                .and_then(|fps| {
+                    gst::ClockTime::SECOND.mul_div_ceil(fps.denom() as u64, fps.numer() as u64)
+                })
+                .unwrap_or(gst::ClockTime::ZERO);
+            let (live, min, max) = q.result();
+            q.set(live, min + frame, max.map(|max| max + frame));
+        }
+        true
+    }
+}
+
+impl FaceExpression {
+    /// Joins the worker thread, if a frame is with it, and gives that frame back.
+    fn finish_pending(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let Some(worker) = self.pending.lock().unwrap().take() else {
+            return Ok(None);
+        };
+        match worker.join() {
+            Ok(result) => result.map(Some),
+            Err(_) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("the analysis thread panicked")
+                );
+                Err(gst::FlowError::Error)
+            }
+        }
+    }
+
+    /// Pushes the frame the worker holds, before a serialized event or query passes it.
+    fn drain(&self) {
+        match self.finish_pending() {
+            Ok(Some(buffer)) => {
+                if let Err(flow) = self.obj().src_pad().push(buffer) {
+                    gst::debug!(CAT, imp = self, "draining the last frame: {flow:?}");
+                }
+            }
+            Ok(None) => {}
+            // The error is on the bus already.
+            Err(flow) => gst::debug!(CAT, imp = self, "draining the last frame: {flow:?}"),
+        }
+    }
+
+    /// Analyses one frame and attaches the result to it (what transform_ip does).
+    fn annotate(&self, buffer: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
         let late = self.is_late(buffer);
         let mut guard = self.state.lock().unwrap();
