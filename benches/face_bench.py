@@ -16,12 +16,17 @@ then measures on data/media/WolfgangLanger_Pexels.mp4 (640x360, 472 frames, one 
 copy, with the models data/models/face/centerface.onnx and emotion-mini-xception.onnx, at
 detection-size 640 (the detector sees 640x352 in both cases) and inference-interval 1 and 3:
 
-  element  `filesrc ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! faceexpression
-           threads=N inference-interval=I detection-size=640 ! fakesink sync=false` through
-           python3-gi. fps: frames at the sink / wall time from the return of set_state(PLAYING)
+  element  `filesrc ! decodebin ! videoconvert ! faceexpression threads=N inference-interval=I
+           detection-size=640 ! fakesink sync=false` through python3-gi: the pipeline of the
+           issue, where caps negotiation hands the element the decoder's I420 and videoconvert
+           passes it through (--format BGRx adds `video/x-raw,format=BGRx` before the element,
+           to measure a converted input). fps: frames at the sink / wall time from the return of set_state(PLAYING)
            (the models load inside it) to EOS. Pad probes on faceexpression's pads give the time
            spent inside the element per frame (transform_ip: preprocessing, both models, decode,
            tracking, smoothing, metas).
+  element-pipelined
+           the same with `pipelined=true`: each frame is analysed on a worker thread while the
+           streaming thread decodes the next one.
   python   the same work in Python: cv2.VideoCapture decodes (BGR); every I-th frame the detector
            input is cv2.dnn.blobFromImage(frame, size=(640, 352), swapRB=True) (bilinear, RGB
            planes, raw 0-255) into `input.1`; outputs 537..540 decoded as src/face/detect.rs does
@@ -85,7 +90,12 @@ SIZES = {"640x360": None, "1280x720": (1280, 720)}
 INTERVALS = (1, 3)
 DETECTION_SIZE = 640
 TIMEOUT = 600.0
-FORMAT = ["BGRx"]  # --format, passed to the workers in FACE_BENCH_FORMAT
+FORMAT = ["any"]  # --format, passed to the workers in FACE_BENCH_FORMAT ("any": no caps filter)
+
+
+def format_filter() -> str:
+    fmt = os.environ.get("FACE_BENCH_FORMAT", "any")
+    return "" if fmt == "any" else f" ! video/x-raw,format={fmt}"
 
 # The element's defaults (plugins/faceexpr/src/faceexpression/imp.rs, src/face/track.rs).
 DETECTION_THRESHOLD = 0.5
@@ -137,16 +147,15 @@ def run_to_eos(Gst, pipeline) -> None:
         raise SystemExit(f"element: {err.message} ({debug})")
 
 
-def worker_element(size: str, interval: int, threads: int, frames: int) -> dict:
-    fmt = os.environ.get("FACE_BENCH_FORMAT", "BGRx")
+def worker_element(size: str, interval: int, threads: int, frames: int, pipelined: bool = False) -> dict:
     Gst, GstVideo = gst()
     if Gst.ElementFactory.find("faceexpression") is None:
         raise SystemExit(f"faceexpression not found in {PLUGIN_DIR}: cargo build --release -p gst-plugin-faceexpr")
     limit = f" ! identity eos-after={frames}" if frames else ""
     pipeline = Gst.parse_launch(
-        f"filesrc name=src ! decodebin ! videoconvert{limit} ! video/x-raw,format={fmt}"
+        f"filesrc name=src ! decodebin ! videoconvert{limit}{format_filter()}"
         f" ! faceexpression name=fe threads={threads} inference-interval={interval}"
-        f" detection-size={DETECTION_SIZE} ! fakesink name=sink sync=false"
+        f" detection-size={DETECTION_SIZE} pipelined={str(pipelined).lower()} ! fakesink name=sink sync=false"
     )
     pipeline.get_by_name("src").set_property("location", str(video_for(size)))
     fe = pipeline.get_by_name("fe")
@@ -179,6 +188,7 @@ def worker_element(size: str, interval: int, threads: int, frames: int) -> dict:
         "load_s": t0 - called,
         "frames": n,
         "size": f"{caps.get_int('width')[1]}x{caps.get_int('height')[1]}",
+        "format": caps.get_string("format"),
         "wall_s": wall,
         "fps": n / wall,
         "cpu_per_frame_ms": cpu / n * 1000,
@@ -188,11 +198,10 @@ def worker_element(size: str, interval: int, threads: int, frames: int) -> dict:
 
 
 def worker_element_decode(size: str, _interval: int, _threads: int, frames: int) -> dict:
-    fmt = os.environ.get("FACE_BENCH_FORMAT", "BGRx")
     Gst, _ = gst()
     limit = f" ! identity eos-after={frames}" if frames else ""
     pipeline = Gst.parse_launch(
-        f"filesrc name=src ! decodebin ! videoconvert{limit} ! video/x-raw,format={fmt}"
+        f"filesrc name=src ! decodebin ! videoconvert{limit}{format_filter()}"
         " ! fakesink name=sink sync=false"
     )
     pipeline.get_by_name("src").set_property("location", str(video_for(size)))
@@ -479,12 +488,17 @@ def worker_python_decode(size: str, _interval: int, _threads: int, frames: int) 
     return {"frames": n, "wall_s": wall, "fps": n / wall}
 
 
+def worker_element_pipelined(size: str, interval: int, threads: int, frames: int) -> dict:
+    return worker_element(size, interval, threads, frames, pipelined=True)
+
+
 def worker_python_defaults(size: str, interval: int, threads: int, frames: int) -> dict:
     return worker_python(size, interval, threads, frames, defaults=True)
 
 
 WORKERS = {
     "element": worker_element,
+    "element-pipelined": worker_element_pipelined,
     "python": worker_python,
     "python-defaults": worker_python_defaults,
     "element-decode": worker_element_decode,
@@ -552,6 +566,17 @@ def run_worker(python: Path, kind: str, size: str, interval: int, threads: int, 
     return json.loads(out.stdout)
 
 
+def fed(results: dict) -> str:
+    """The formats faceexpression negotiated, and how."""
+    formats = sorted({r["format"] for (kind, _, _), runs in results.items() if kind == "element" for r in runs})
+    how = "no caps filter" if FORMAT[0] == "any" else f"caps filter format={FORMAT[0]}"
+    return f"{'/'.join(formats)} ({how})"
+
+
+def FORMAT_NAME() -> str:  # noqa: N802
+    return "" if FORMAT[0] == "any" else f" ! {FORMAT[0]}"
+
+
 def report(results: dict, threads: int, repeats: int) -> dict:
     def med(key: tuple, field: str) -> float:
         return statistics.median(r[field] for r in results[key])
@@ -562,12 +587,12 @@ def report(results: dict, threads: int, repeats: int) -> dict:
 
     print(
         f"\n{VIDEO.name}, detection-size {DETECTION_SIZE} (detector input 640x352), {threads} intra-op"
-        f" threads per session, CPU, element fed {FORMAT[0]}, median of {repeats} runs (min-max)"
+        f" threads per session, CPU, element fed {fed(results)}, median of {repeats} runs (min-max)"
     )
     header = (
         f"{'size':9} {'int':>3} {'element fps':>18} {'python fps':>18} {'el/py':>6}"
         f" {'el ms/f':>8} {'inside':>7} {'ORT ms/f':>8} {'el ovh':>7} {'el CPU':>7} {'py CPU':>7}"
-        f" {'faces el/py':>11} {'py dflt fps':>11} {'el/dflt':>7}"
+        f" {'faces el/py':>11} {'py dflt fps':>11} {'el/dflt':>7} {'pipelined fps':>13} {'pl/py':>6}"
     )
     print(header)
     ratios: dict = {"element_own_work_share": {}}
@@ -575,6 +600,7 @@ def report(results: dict, threads: int, repeats: int) -> dict:
         for interval in INTERVALS:
             el, py = ("element", size, interval), ("python", size, interval)
             dflt = ("python-defaults", size, interval)
+            piped = ("element-pipelined", size, interval)
             el_fps, py_fps = med(el, "fps"), med(py, "fps")
             frame_ms = 1000 / el_fps
             ort_ms = med(py, "ort_ms")
@@ -585,18 +611,20 @@ def report(results: dict, threads: int, repeats: int) -> dict:
                 f" {overhead:+7.0%} {med(el, 'cpu_per_frame_ms'):7.1f} {med(py, 'cpu_per_frame_ms'):7.1f}"
                 f" {results[el][0]['faces']:5d}/{results[py][0]['faces']:<5d}"
                 f" {med(dflt, 'fps'):11.1f} {el_fps / med(dflt, 'fps'):7.2f}"
+                f" {med(piped, 'fps'):13.1f} {med(piped, 'fps') / py_fps:6.2f}"
             )
     print(
         "(el ms/f: element wall time per frame = 1/fps; inside: time inside faceexpression per frame\n"
         " (pad probe to pad probe); ORT ms/f: the python run's two session.run calls per frame; el ovh:\n"
         " 1 - ORT / el ms/f; CPU: CPU ms per frame, all threads; faces: face-frames reported;\n"
-        " py dflt: the python script with ONNX Runtime's default session options, el/dflt: element over it.)"
+        " py dflt: the python script with ONNX Runtime's default session options, el/dflt: element over it;\n"
+        " pipelined: the element with pipelined=true, pl/py: it over python.)"
     )
     print("\ndecoding alone (decode + convert, no analysis), fps:")
     for size in SIZES:
         el, py = ("element-decode", size, 0), ("python-decode", size, 0)
         print(
-            f"{size:9} gst decodebin ! videoconvert ! BGRx {med(el, 'fps'):7.0f} ({1000 / med(el, 'fps'):.1f} ms/f)"
+            f"{size:9} gst decodebin ! videoconvert{FORMAT_NAME()} {med(el, 'fps'):7.0f} ({1000 / med(el, 'fps'):.1f} ms/f)"
             f"   cv2.VideoCapture {med(py, 'fps'):7.0f} ({1000 / med(py, 'fps'):.1f} ms/f)"
         )
     print("\nbreakdown of the element's frame time, ms (median): frame = inside + rest of the pipeline")
@@ -633,6 +661,8 @@ def report(results: dict, threads: int, repeats: int) -> dict:
     table = {
         "fps_element_over_python": {},
         "fps_element_over_python_defaults": {},
+        "fps_pipelined_over_python": {},
+        "overhead_pipelined_over_ort": {},
         "overhead_over_ort": {},
         "interval3_over_1": {},
     }
@@ -642,19 +672,24 @@ def report(results: dict, threads: int, repeats: int) -> dict:
             table["fps_element_over_python"][f"{size} i{interval}"] = three(el, py, speed)
             dflt = ("python-defaults", size, interval)
             table["fps_element_over_python_defaults"][f"{size} i{interval}"] = three(el, dflt, speed)
+            piped = ("element-pipelined", size, interval)
+            table["fps_pipelined_over_python"][f"{size} i{interval}"] = three(piped, py, speed)
+            table["overhead_pipelined_over_ort"][f"{size} i{interval}"] = three(piped, py, overhead)
             table["overhead_over_ort"][f"{size} i{interval}"] = three(el, py, overhead)
-        for kind in ("element", "python"):
+        for kind in ("element", "element-pipelined", "python"):
             i1, i3 = results[(kind, size, 1)], results[(kind, size, 3)]
             table["interval3_over_1"][f"{kind} {size}"] = {
                 "median": statistics.median(r["fps"] for r in i3) / statistics.median(r["fps"] for r in i1),
                 "best": max(r["fps"] for r in i3) / max(r["fps"] for r in i1),
                 "paired": statistics.median(a["fps"] / b["fps"] for a, b in zip(i3, i1)),
             }
-    print(f"\n{'ratios':50} {'median':>7} {'best':>7} {'paired':>7}   target (on the median)")
+    print(f"\n{'ratios':60} {'median':>7} {'best':>7} {'paired':>7}   target (on the median)")
     for name, key, fmt, target, ok in [
         ("element fps / python fps", "fps_element_over_python", "7.2f", ">= 1.15", lambda v: v >= 1.15),
+        ("pipelined element fps / python fps", "fps_pipelined_over_python", "7.2f", ">= 1.15", lambda v: v >= 1.15),
         ("element fps / python (ORT defaults) fps", "fps_element_over_python_defaults", "7.2f", "", None),
         ("element overhead over bare ORT", "overhead_over_ort", "+7.0%", "<= 10%", lambda v: v <= 0.10),
+        ("pipelined overhead over bare ORT", "overhead_pipelined_over_ort", "+7.0%", "<= 10%", lambda v: v <= 0.10),
         ("interval 3 fps / interval 1 fps", "interval3_over_1", "7.2f", ">= 2", lambda v: v >= 2),
     ]:
         for setting, v in table[key].items():
@@ -662,7 +697,7 @@ def report(results: dict, threads: int, repeats: int) -> dict:
             if setting.startswith("python"):
                 note = "(python, for reference)"
             print(
-                f"{name + ', ' + setting:50} {format(v['median'], fmt)} {format(v['best'], fmt)}"
+                f"{name + ', ' + setting:60} {format(v['median'], fmt)} {format(v['best'], fmt)}"
                 f" {format(v['paired'], fmt)}   {note}"
             )
     print(
@@ -680,7 +715,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads per session, both sides")
     parser.add_argument("--frames", type=int, default=0, help="stop after this many frames (0: all 472)")
     parser.add_argument(
-        "--format", default="BGRx", help="video format given to faceexpression (BGRx; I420 skips the conversion)"
+        "--format",
+        default="any",
+        help="caps filter before faceexpression (any: none, the decoder's I420 passes through; BGRx: converted)",
     )
     parser.add_argument("--no-build", action="store_true", help="do not run cargo build")
     parser.add_argument("--json", type=Path, help="also write all measurements here")
@@ -703,7 +740,10 @@ def main() -> int:
     render_upscaled()
     plan = [("element-decode", s, 0) for s in SIZES] + [("python-decode", s, 0) for s in SIZES]
     plan += [
-        (kind, s, i) for s in SIZES for i in INTERVALS for kind in ("element", "python", "python-defaults")
+        (kind, s, i)
+        for s in SIZES
+        for i in INTERVALS
+        for kind in ("element", "element-pipelined", "python", "python-defaults")
     ]
     results: dict = {key: [] for key in plan}
     for round_ in range(args.repeats):
