@@ -348,6 +348,108 @@ impl FaceExpression {
         }
         *self.earliest.lock().unwrap() = None;
     }
+
+    /// Joins the worker thread, if a frame is with it, and gives that frame back.
+    fn finish_pending(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let Some(worker) = self.pending.lock().unwrap().take() else {
+            return Ok(None);
+        };
+        match worker.join() {
+            Ok(result) => result.map(Some),
+            Err(_) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("the analysis thread panicked")
+                );
+                Err(gst::FlowError::Error)
+            }
+        }
+    }
+
+    /// Pushes the frame the worker holds, before a serialized event or query passes it.
+    fn drain(&self) {
+        match self.finish_pending() {
+            Ok(Some(buffer)) => {
+                if let Err(flow) = self.obj().src_pad().push(buffer) {
+                    gst::debug!(CAT, imp = self, "draining the last frame: {flow:?}");
+                }
+            }
+            Ok(None) => {}
+            // The error is on the bus already.
+            Err(flow) => gst::debug!(CAT, imp = self, "draining the last frame: {flow:?}"),
+        }
+    }
+
+    /// Analyses one frame and attaches the result to it (what transform_ip does).
+    fn annotate(&self, buffer: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let late = self.is_late(buffer);
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let config = settings.annotator_config();
+        if *state.annotator.config() != config {
+            state.annotator.set_config(config);
+        }
+        let result = {
+            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
+                |_| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("buffer is smaller than its caps say")
+                    );
+                    gst::FlowError::Error
+                },
+            )?;
+            let frame = core_frame(&frame).map_err(|e| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("cannot read the frame: {e}")
+                );
+                gst::FlowError::Error
+            })?;
+            if late {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "late frame {:?}: detector skipped",
+                    buffer.pts()
+                );
+                state.annotator.process_tracking_only(&frame)
+            } else {
+                state.annotator.process(&frame)
+            }
+        };
+        let result = result.map_err(|e| {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Failed,
+                ("face analysis failed: {e}")
+            );
+            gst::FlowError::Error
+        })?;
+        let labels = state.annotator.labels().to_vec();
+        drop(guard);
+        let stats = &result.stats;
+        gst::log!(
+            CAT,
+            imp = self,
+            "frame {}: {} faces, detector {} ({:?}), classified {} ({:?}), total {:?}",
+            stats.frame,
+            result.faces.len(),
+            stats.detector_ran,
+            stats.detect_time,
+            stats.classified,
+            stats.classify_time,
+            stats.total_time
+        );
+        attach(buffer, &result.faces, &labels);
+        self.post_messages(&result, buffer.pts(), settings.post_messages);
+        Ok(gst::FlowSuccess::Ok)
+    }
 }
 
 #[glib::object_subclass]
@@ -718,109 +820,5 @@ impl BaseTransformImpl for FaceExpression {
             q.set(live, min + frame, max.map(|max| max + frame));
         }
         true
-    }
-}
-
-impl FaceExpression {
-    /// Joins the worker thread, if a frame is with it, and gives that frame back.
-    fn finish_pending(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
-        let Some(worker) = self.pending.lock().unwrap().take() else {
-            return Ok(None);
-        };
-        match worker.join() {
-            Ok(result) => result.map(Some),
-            Err(_) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Failed,
-                    ("the analysis thread panicked")
-                );
-                Err(gst::FlowError::Error)
-            }
-        }
-    }
-
-    /// Pushes the frame the worker holds, before a serialized event or query passes it.
-    fn drain(&self) {
-        match self.finish_pending() {
-            Ok(Some(buffer)) => {
-                if let Err(flow) = self.obj().src_pad().push(buffer) {
-                    gst::debug!(CAT, imp = self, "draining the last frame: {flow:?}");
-                }
-            }
-            Ok(None) => {}
-            // The error is on the bus already.
-            Err(flow) => gst::debug!(CAT, imp = self, "draining the last frame: {flow:?}"),
-        }
-    }
-
-    /// Analyses one frame and attaches the result to it (what transform_ip does).
-    fn annotate(&self, buffer: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
-        let late = self.is_late(buffer);
-        let mut guard = self.state.lock().unwrap();
-        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let config = settings.annotator_config();
-        if *state.annotator.config() != config {
-            state.annotator.set_config(config);
-        }
-        let result = {
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
-                |_| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Format,
-                        ("buffer is smaller than its caps say")
-                    );
-                    gst::FlowError::Error
-                },
-            )?;
-            let frame = core_frame(&frame).map_err(|e| {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Format,
-                    ("cannot read the frame: {e}")
-                );
-                gst::FlowError::Error
-            })?;
-            if late {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "late frame {:?}: detector skipped",
-                    buffer.pts()
-                );
-                state.annotator.process_tracking_only(&frame)
-            } else {
-                state.annotator.process(&frame)
-            }
-        };
-        let result = result.map_err(|e| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                ("face analysis failed: {e}")
-            );
-            gst::FlowError::Error
-        })?;
-        let labels = state.annotator.labels().to_vec();
-        drop(guard);
-        let stats = &result.stats;
-        gst::log!(
-            CAT,
-            imp = self,
-            "frame {}: {} faces, detector {} ({:?}), classified {} ({:?}), total {:?}",
-            stats.frame,
-            result.faces.len(),
-            stats.detector_ran,
-            stats.detect_time,
-            stats.classified,
-            stats.classify_time,
-            stats.total_time
-        );
-        attach(buffer, &result.faces, &labels);
-        self.post_messages(&result, buffer.pts(), settings.post_messages);
-        Ok(gst::FlowSuccess::Ok)
     }
 }
