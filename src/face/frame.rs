@@ -399,8 +399,14 @@ impl<'a> Frame<'a> {
                 table: &identity,
             }),
             None => {
-                let ((cb, cb_stride, cb_step, cb_off), (cr, cr_stride, cr_step, cr_off)) =
-                    self.chroma_planes();
+                let (cb, cr) = self.chroma_planes();
+                let chroma_plane = |(data, stride, step, off): ChromaPlane<'a>| Plane {
+                    data,
+                    row: |y| y / 2,
+                    stride,
+                    taps: taps(&|x| (x / 2) * step + off),
+                    table: &chroma,
+                };
                 [
                     Plane {
                         data: self.planes[0],
@@ -409,20 +415,8 @@ impl<'a> Frame<'a> {
                         taps: taps(&|x| x),
                         table: &luma,
                     },
-                    Plane {
-                        data: cb,
-                        row: |y| y / 2,
-                        stride: cb_stride,
-                        taps: taps(&|x| (x / 2) * cb_step + cb_off),
-                        table: &chroma,
-                    },
-                    Plane {
-                        data: cr,
-                        row: |y| y / 2,
-                        stride: cr_stride,
-                        taps: taps(&|x| (x / 2) * cr_step + cr_off),
-                        table: &chroma,
-                    },
+                    chroma_plane(cb),
+                    chroma_plane(cr),
                 ]
             }
         };
