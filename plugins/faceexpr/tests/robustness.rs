@@ -710,11 +710,21 @@ const PAUSE_CYCLES: usize = 200;
 
 #[test]
 fn state_storm_without_thread_or_fd_growth() {
+    state_storm("pipelined=false", LOADING_CYCLES, PAUSE_CYCLES);
+}
+
+#[test]
+fn state_storm_when_pipelined() {
+    // Each stop joins the analysis thread; each PAUSED->PLAYING finds it idle or busy.
+    state_storm("pipelined=true", LOADING_CYCLES / 4, PAUSE_CYCLES / 2);
+}
+
+fn state_storm(props: &str, loading_cycles: usize, pause_cycles: usize) {
     init();
-    let pipeline = gst::parse::launch(
+    let pipeline = gst::parse::launch(&format!(
         "videotestsrc pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! \
-         faceexpression threads=1 ! faceoverlay ! fakesink",
-    )
+         faceexpression threads=1 {props} ! faceoverlay ! fakesink"
+    ))
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
@@ -724,13 +734,13 @@ fn state_storm_without_thread_or_fd_growth() {
     let (threads, fds) = threads_and_fds();
 
     let start = Instant::now();
-    for _ in 0..LOADING_CYCLES {
+    for _ in 0..loading_cycles {
         reach(&pipeline, gst::State::Playing);
         reach(&pipeline, gst::State::Null);
     }
     let loading = start.elapsed();
     reach(&pipeline, gst::State::Playing);
-    for _ in 0..PAUSE_CYCLES {
+    for _ in 0..pause_cycles {
         reach(&pipeline, gst::State::Paused);
         reach(&pipeline, gst::State::Playing);
     }
@@ -738,7 +748,7 @@ fn state_storm_without_thread_or_fd_growth() {
     assert_no_error(&pipeline);
     let (threads_after, fds_after) = threads_and_fds();
     eprintln!(
-        "{LOADING_CYCLES} NULL→PLAYING→NULL in {loading:?}, {PAUSE_CYCLES} PAUSED↔PLAYING: \
+        "{props}: {loading_cycles} NULL→PLAYING→NULL in {loading:?}, {pause_cycles} PAUSED↔PLAYING: \
          threads {threads}→{threads_after}, fds {fds}→{fds_after}"
     );
     assert!(
