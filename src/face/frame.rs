@@ -30,8 +30,8 @@
 //!
 //! No full-frame conversion ever happens: only the source rows the taps use are read, each once,
 //! and of each only the columns the taps use (converted as they are read). A colour tensor of a
-//! region inside the frame (a detector's input) takes a plane-by-plane path: for packed formats with the same arithmetic and the same result to the bit; for I420 /
-//! NV12 it resamples Y', Cb and Cr and converts each output sample, which differs from converting
+//! region inside the frame (a detector's input) takes a plane-by-plane path: for packed formats
+//! with the same arithmetic and the same result to the bit; for I420 / NV12 it resamples Y', Cb and Cr and converts each output sample, which differs from converting
 //! each source pixel first only by rounding and where a source pixel's RGB would be clamped.
 
 use crate::error::{Error, Result};
@@ -373,7 +373,7 @@ impl<'a> Frame<'a> {
         let packed = self.format.packed_layout();
         let yuv = YuvCoefficients::new(self);
         let identity: [f32; 256] = std::array::from_fn(|i| i as f32);
-        let luma: [f32; 256] = std::array::from_fn(|i| luma(i as u8, self.full_range));
+        let luma = luma_table(self.full_range);
         let chroma: [f32; 256] = std::array::from_fn(|i| yuv.chroma(i as u8));
         // Per plane: the frame plane, how to find source row y in it, the byte offsets of each
         // column's two taps inside that row, and the table that turns a byte into a value.
@@ -420,9 +420,8 @@ impl<'a> Frame<'a> {
                 ]
             }
         };
-        // Two lines resampled along x ([plane][column]), tagged with their source row.
-        let mut lines: [(Option<usize>, [Vec<f32>; 3]); 2] =
-            std::array::from_fn(|_| (None, std::array::from_fn(|_| vec![0.0; width])));
+        // Lines resampled along x, [plane][column].
+        let mut lines = LinePair::new(|| std::array::from_fn(|_| vec![0.0; width]));
         let along_x = |y: usize, line: &mut [Vec<f32>; 3]| {
             for (plane, line) in planes.iter().zip(line.iter_mut()) {
                 let row = &plane.data[(plane.row)(y) * plane.stride..];
@@ -443,26 +442,7 @@ impl<'a> Frame<'a> {
         let (scale, offset) = (spec.scale, spec.offset);
         let plane = width * spec.height;
         for (dy, ((&r0, &r1), &t)) in y0.iter().zip(&y1).zip(&ty).enumerate() {
-            let top = match lines.iter().position(|(k, _)| *k == Some(r0)) {
-                Some(i) => i,
-                None => {
-                    // Replace the line that does not hold the other row this output row needs.
-                    let i = usize::from(lines[0].0 == Some(r1));
-                    along_x(r0, &mut lines[i].1);
-                    lines[i].0 = Some(r0);
-                    i
-                }
-            };
-            let bottom = match lines.iter().position(|(k, _)| *k == Some(r1)) {
-                Some(i) => i,
-                None => {
-                    let i = 1 - top;
-                    along_x(r1, &mut lines[i].1);
-                    lines[i].0 = Some(r1);
-                    i
-                }
-            };
-            let (a, b) = (&lines[top].1, &lines[bottom].1);
+            let (a, b) = lines.rows(r0, r1, &along_x);
             if packed.is_some() && spec.layout == TensorLayout::Nchw {
                 // The usual detector input: blend straight into the tensor's planes.
                 for (c, &source) in order.iter().enumerate() {
@@ -568,6 +548,11 @@ impl YuvCoefficients {
     }
 }
 
+/// [`luma`] of every byte value.
+fn luma_table(full_range: bool) -> [f32; 256] {
+    std::array::from_fn(|i| luma(i as u8, full_range))
+}
+
 /// Y (0–255, or limited 16–235 expanded to 0–255) as f32.
 #[inline]
 fn luma(y: u8, full_range: bool) -> f32 {
@@ -602,7 +587,7 @@ impl<'a> YuvReader<'a> {
             y_stride: frame.strides[0],
             u,
             v,
-            luma: std::array::from_fn(|i| luma(i as u8, frame.full_range)),
+            luma: luma_table(frame.full_range),
             cr_r: table(yuv.cr_r),
             cb_g: table(yuv.cb_g),
             cr_g: table(yuv.cr_g),
@@ -745,6 +730,40 @@ fn axis_table(origin: i64, size: usize, dst: usize, limit: usize) -> Vec<Tap> {
         .collect()
 }
 
+/// The two lines resampled along x that one output row blends, each tagged with the source row
+/// (`K`) it holds, kept while the next output row can still use them.
+struct LinePair<K, L> {
+    lines: [(Option<K>, L); 2],
+}
+
+impl<K: Copy + PartialEq, L> LinePair<K, L> {
+    fn new(empty: impl Fn() -> L) -> LinePair<K, L> {
+        LinePair {
+            lines: [(None, empty()), (None, empty())],
+        }
+    }
+
+    /// The lines of source rows `r0` and `r1`; `fill(row, line)` resamples a row not held yet,
+    /// into the slot that does not hold the other row.
+    fn rows(&mut self, r0: K, r1: K, mut fill: impl FnMut(K, &mut L)) -> (&L, &L) {
+        let mut slot = |key: K, free: usize, lines: &mut [(Option<K>, L); 2]| {
+            if let Some(i) = lines.iter().position(|(k, _)| *k == Some(key)) {
+                return i;
+            }
+            fill(key, &mut lines[free].1);
+            lines[free].0 = Some(key);
+            free
+        };
+        let top = slot(
+            r0,
+            usize::from(self.lines[0].0 == Some(r1)),
+            &mut self.lines,
+        );
+        let bottom = slot(r1, 1 - top, &mut self.lines);
+        (&self.lines[top].1, &self.lines[bottom].1)
+    }
+}
+
 /// Bilinear resampling driver: `fetch(x, y)` reads one in-frame source pixel, `put(i, v)` stores
 /// output sample `i` (row-major over the output).
 ///
@@ -797,29 +816,10 @@ fn resample<const C: usize>(
             );
         }
     };
-    // Two cached lines, each tagged with the source row it holds (`Some(None)`: a row outside
-    // the frame, all zero).
-    type Line<const C: usize> = (Option<Option<usize>>, Vec<[f32; C]>);
-    let mut lines: [Line<C>; 2] = [
-        (None, Vec::with_capacity(cols.len())),
-        (None, Vec::with_capacity(cols.len())),
-    ];
+    // Keys: the source row, None for a row outside the frame (all zero).
+    let mut lines = LinePair::new(|| Vec::with_capacity(cols.len()));
     for (dy, row) in rows.iter().enumerate() {
-        let mut slot_of = |key: Option<usize>, keep: Option<usize>| -> usize {
-            if let Some(i) = lines.iter().position(|(k, _)| *k == Some(key)) {
-                return i;
-            }
-            let i = match keep {
-                Some(k) => 1 - k,
-                None => usize::from(lines[0].0.is_some()),
-            };
-            along_x(key, &mut lines[i].1);
-            lines[i].0 = Some(key);
-            i
-        };
-        let top = slot_of(row.i0, None);
-        let bottom = slot_of(row.i1, Some(top));
-        let (top, bottom) = (&lines[top].1, &lines[bottom].1);
+        let (top, bottom) = lines.rows(row.i0, row.i1, &mut along_x);
         for (dx, (t, b)) in top.iter().zip(bottom).enumerate() {
             put(dy * width + dx, blend(*t, *b, row.t));
         }
