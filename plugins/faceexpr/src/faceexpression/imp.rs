@@ -20,7 +20,8 @@
 //! and, with `qos` on, is skipped on frames that downstream reports as late, rather than falling
 //! behind. With `pipelined`, each frame is analysed on a worker thread while the streaming thread
 //! goes back upstream for the next one (decoding, converting), and is pushed when the next frame
-//! arrives or at the next serialized event: one frame more latency, reported in latency queries. Tracks reset on flush, stream-start and caps change. Models load when the element goes
+//! arrives or at the next serialized event: one frame more latency, reported in latency queries.
+//! Tracks reset on flush, stream-start and caps change. Models load when the element goes
 //! READY→PAUSED; a missing or wrong model fails that state change with an error naming the file.
 //!
 //! ```sh
@@ -722,13 +723,14 @@ impl BaseTransformImpl for FaceExpression {
             gst::EventView::FlushStop(_) => {
                 // The frame with the worker belongs to the flushed data.
                 let _ = self.finish_pending();
+                self.reset("flush");
             }
+            gst::EventView::StreamStart(_) => {
+                self.drain();
+                self.reset("stream-start");
+            }
+            // Other serialized events pass the held frame only after it.
             _ if event.is_serialized() => self.drain(),
-            _ => {}
-        }
-        match event.view() {
-            gst::EventView::FlushStop(_) => self.reset("flush"),
-            gst::EventView::StreamStart(_) => self.reset("stream-start"),
             _ => {}
         }
         self.parent_sink_event(event)
