@@ -93,9 +93,11 @@ TIMEOUT = 600.0
 FORMAT = ["any"]  # --format, passed to the workers in FACE_BENCH_FORMAT ("any": no caps filter)
 
 
-def format_filter() -> str:
-    fmt = os.environ.get("FACE_BENCH_FORMAT", "any")
+def format_filter(fmt: str | None = None) -> str:
+    """The caps filter put before the element: --format here, FACE_BENCH_FORMAT in the workers."""
+    fmt = fmt or os.environ.get("FACE_BENCH_FORMAT", "any")
     return "" if fmt == "any" else f" ! video/x-raw,format={fmt}"
+
 
 # The element's defaults (plugins/faceexpr/src/faceexpression/imp.rs, src/face/track.rs).
 DETECTION_THRESHOLD = 0.5
@@ -573,10 +575,6 @@ def fed(results: dict) -> str:
     return f"{'/'.join(formats)} ({how})"
 
 
-def FORMAT_NAME() -> str:  # noqa: N802
-    return "" if FORMAT[0] == "any" else f" ! {FORMAT[0]}"
-
-
 def report(results: dict, threads: int, repeats: int) -> dict:
     def med(key: tuple, field: str) -> float:
         return statistics.median(r[field] for r in results[key])
@@ -624,7 +622,7 @@ def report(results: dict, threads: int, repeats: int) -> dict:
     for size in SIZES:
         el, py = ("element-decode", size, 0), ("python-decode", size, 0)
         print(
-            f"{size:9} gst decodebin ! videoconvert{FORMAT_NAME()} {med(el, 'fps'):7.0f} ({1000 / med(el, 'fps'):.1f} ms/f)"
+            f"{size:9} gst decodebin ! videoconvert{format_filter(FORMAT[0])} {med(el, 'fps'):7.0f} ({1000 / med(el, 'fps'):.1f} ms/f)"
             f"   cv2.VideoCapture {med(py, 'fps'):7.0f} ({1000 / med(py, 'fps'):.1f} ms/f)"
         )
     print("\nbreakdown of the element's frame time, ms (median): frame = inside + rest of the pipeline")
