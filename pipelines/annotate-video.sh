@@ -9,7 +9,7 @@ in=${1:-$here/../data/media/WolfgangLanger_Pexels.mp4}
 out=${2:-annotated.mp4}
 
 # Convert once, before the analysis: the overlay then reads the metas on the same buffers (a
-# videoconvert between faceexpression and faceoverlay would drop the metas' params on 1.22).
+# videoconvert between faceexpression and expressionoverlay would drop the metas' params on 1.22).
 gst-launch-1.0 -q filesrc location="$in" ! decodebin ! videoconvert ! video/x-raw,format=BGRx \
-  ! faceexpression ! faceoverlay show-probabilities=true ! videoconvert ! video/x-raw,format=I420 \
+  ! faceexpression ! expressionoverlay show-probabilities=true ! videoconvert ! video/x-raw,format=I420 \
   ! x264enc speed-preset=veryfast ! mp4mux ! filesink location="$out"

@@ -14,7 +14,7 @@ commentary=${3:-Good evening. Tonight, a face tells its own story.}
 # (quieter, so that both stay intelligible when they overlap). Every branch has a queue (see
 # expressiondescribe); the audio queues hold up to 5 s so that x264enc's delay starves nothing.
 gst-launch-1.0 -q filesrc location="$in" ! decodebin ! videoconvert ! video/x-raw,format=BGRx \
-  ! faceexpression ! expressiondescribe name=d ! faceoverlay ! videoconvert \
+  ! faceexpression ! expressiondescribe name=d ! expressionoverlay ! videoconvert \
   ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast ! queue ! mp4mux name=m \
   ! filesink location="$out" \
   d.text ! queue max-size-time=5000000000 max-size-buffers=0 max-size-bytes=0 ! neuraltts volume=0.6 \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MPL-2.0
-# Shows live faces with their track ids and expressions on screen: a camera (or a test pattern, or a looped file) → faceexpression → faceoverlay → a window.
+# Shows live faces with their track ids and expressions on screen: a camera (or a test pattern, or a looped file) → faceexpression → expressionoverlay → a window.
 #
 # Usage: camera-to-screen.sh [--device /dev/videoN | --test | --file VIDEO] [--sink SINK] [--num-buffers N]
 #   (no option)    v4l2src on $DEVICE (default /dev/video0); the test pattern when it does not exist
@@ -48,9 +48,9 @@ if [ "$num_buffers" -gt 0 ]; then
 fi
 
 # The analysis reads packed BGRx, converted once before it (a videoconvert between
-# faceexpression and faceoverlay would drop the metas' params on 1.22). With a live source and a
+# faceexpression and expressionoverlay would drop the metas' params on 1.22). With a live source and a
 # syncing sink, late frames skip the detector (QoS) instead of falling behind.
-analysis=(videoconvert ! video/x-raw,format=BGRx ! faceexpression ! faceoverlay ! videoconvert ! "$sink")
+analysis=(videoconvert ! video/x-raw,format=BGRx ! faceexpression ! expressionoverlay ! videoconvert ! "$sink")
 
 case $mode in
   camera)

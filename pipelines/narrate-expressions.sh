@@ -14,7 +14,7 @@ template=${3:-$default_template}
 # The queues decouple the two branches: x264enc holds back frames, neuraltts synthesises a whole
 # sentence at once; the audio branch's queues hold up to 5 s so that neither starves the muxer.
 gst-launch-1.0 -q filesrc location="$in" ! decodebin ! videoconvert ! video/x-raw,format=BGRx \
-  ! faceexpression ! expressiondescribe name=d template="$template" ! faceoverlay ! videoconvert \
+  ! faceexpression ! expressiondescribe name=d template="$template" ! expressionoverlay ! videoconvert \
   ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast ! queue ! mp4mux name=m \
   ! filesink location="$out" \
   d.text ! queue max-size-time=5000000000 max-size-buffers=0 max-size-bytes=0 ! neuraltts \

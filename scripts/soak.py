@@ -3,7 +3,7 @@
 """Soak test (not part of the default test run): runs the video and TTS pipelines in one process
 for a set time and reports how its memory grows.
 
-* video: the sample clip through faceexpression ! faceoverlay, flushing-seeked back to the start
+* video: the sample clip through faceexpression ! expressionoverlay, flushing-seeked back to the start
   at every EOS (so seeks and track resets run for the whole soak);
 * speech: neuralttssrc on benches/paragraph.txt, taken to NULL and back to PLAYING at every EOS
   (the voice is reloaded each time).
@@ -54,7 +54,7 @@ def main():
 
     video = Gst.parse_launch(
         f'filesrc location="{ROOT}/data/media/WolfgangLanger_Pexels.mp4" ! decodebin ! videoconvert '
-        "! video/x-raw,format=BGRx ! faceexpression threads=1 ! faceoverlay ! fakesink sync=false")
+        "! video/x-raw,format=BGRx ! faceexpression threads=1 ! expressionoverlay ! fakesink sync=false")
     speech = Gst.parse_launch(
         f'neuralttssrc location="{ROOT}/benches/paragraph.txt" threads=1 ! fakesink sync=false')
     counts = {"video loops": 0, "speech runs": 0}

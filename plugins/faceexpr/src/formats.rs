@@ -3,7 +3,7 @@
 
 use gst_video::VideoFormat as F;
 
-/// Packed 8-bit RGB layouts: what `faceoverlay` draws on and `faceexpression` reads directly.
+/// Packed 8-bit RGB layouts: what `expressionoverlay` draws on and `faceexpression` reads directly.
 pub const PACKED_RGB: [F; 10] = [
     F::Rgb,
     F::Bgr,

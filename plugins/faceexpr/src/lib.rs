@@ -6,16 +6,16 @@ use gst::glib;
 
 mod analyticsjson;
 mod expressiondescribe;
+mod expressionoverlay;
 mod faceexpression;
-mod faceoverlay;
 mod formats;
 
-neural_media_gst::define_execution_provider!("GstFaceExprExecutionProvider");
+neural_media_gst::define_execution_provider!("GstNmFaceExprExecutionProvider");
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
     faceexpression::register(plugin)?;
-    faceoverlay::register(plugin)?;
+    expressionoverlay::register(plugin)?;
     expressiondescribe::register(plugin)?;
     analyticsjson::register(plugin)?;
     Ok(())

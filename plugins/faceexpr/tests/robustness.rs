@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Robustness of `faceexpression` and `faceoverlay`: no input, fault or load takes a pipeline
+//! Robustness of `faceexpression` and `expressionoverlay`: no input, fault or load takes a pipeline
 //! down.
 //!
 //! * Bad video: every supported format at 1×1, 2×2, 17×9 and 321×241 (caps renegotiated between
@@ -236,7 +236,7 @@ fn overlay_survives_every_packed_format_size_and_wild_metas() {
         let format = *format;
         let (w0, h0) = ODD_SIZES[0];
         let mut h = harness(
-            "faceoverlay show-probabilities=true show-landmarks=true line-width=32",
+            "expressionoverlay show-probabilities=true show-landmarks=true line-width=32",
             &video_info(format, w0, h0),
         );
         for (width, height) in ODD_SIZES.into_iter().chain([(3840, 2160)]) {
@@ -265,7 +265,7 @@ fn a_4k_frame_with_faces_is_analysed_and_drawn() {
     let info = video_info(F::Bgrx, 3840, 2160);
     let frame = picture("multi_face.jpg", F::Bgrx, 3840, 2160);
     let mut h = harness(
-        "faceexpression threads=2 ! faceoverlay show-probabilities=true show-landmarks=true",
+        "faceexpression threads=2 ! expressionoverlay show-probabilities=true show-landmarks=true",
         &info,
     );
     let mut last = Vec::new();
@@ -331,7 +331,7 @@ fn a_crowd_of_56_faces_is_bounded_by_max_faces() {
     let (info, frame) = crowd();
     let (width, height) = (info.width(), info.height());
     let mut h = harness(
-        "faceexpression name=fe threads=2 max-faces=0 detection-size=1280 ! faceoverlay",
+        "faceexpression name=fe threads=2 max-faces=0 detection-size=1280 ! expressionoverlay",
         &info,
     );
     let mut all = Vec::new();
@@ -419,7 +419,7 @@ fn buffers_without_timestamps_are_analysed() {
     let info = video_info(F::Rgb, 1000, 667);
     let frame = picture("multi_face.jpg", F::Rgb, 1000, 667);
     let mut h = harness(
-        "faceexpression threads=2 post-messages=every-frame ! faceoverlay",
+        "faceexpression threads=2 post-messages=every-frame ! expressionoverlay",
         &info,
     );
     let mut last = Vec::new();
@@ -723,7 +723,7 @@ fn state_storm(props: &str, loading_cycles: usize, pause_cycles: usize) {
     init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! \
-         faceexpression threads=1 {props} ! faceoverlay ! fakesink"
+         faceexpression threads=1 {props} ! expressionoverlay ! fakesink"
     ))
     .unwrap()
     .downcast::<gst::Pipeline>()
@@ -823,7 +823,7 @@ fn eos_in_every_state() {
     for state in [gst::State::Null, gst::State::Ready, gst::State::Playing] {
         let pipeline = gst::parse::launch(
             "videotestsrc ! video/x-raw,width=160,height=120 ! \
-             faceexpression name=fe threads=1 ! faceoverlay ! fakesink",
+             faceexpression name=fe threads=1 ! expressionoverlay ! fakesink",
         )
         .unwrap()
         .downcast::<gst::Pipeline>()
@@ -863,7 +863,7 @@ fn eos_while_paused() {
     init();
     let pipeline = gst::parse::launch(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width=160,height=120,framerate=25/1 \
-         ! faceexpression threads=1 ! faceoverlay ! fakesink",
+         ! faceexpression threads=1 ! expressionoverlay ! fakesink",
     )
     .unwrap()
     .downcast::<gst::Pipeline>()

@@ -11,7 +11,7 @@ mod neuralttssrc;
 mod phonemizer;
 mod settings;
 
-neural_media_gst::define_execution_provider!("GstNeuralTtsExecutionProvider");
+neural_media_gst::define_execution_provider!("GstNmNeuralTtsExecutionProvider");
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();

@@ -17,7 +17,7 @@ pub const DEFAULT_THREADS: u32 = 0;
 /// Synthesis unit, as a property type.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
-#[enum_type(name = "GstNeuralTtsChunking")]
+#[enum_type(name = "GstNmNeuralTtsChunking")]
 pub enum ChunkingProp {
     #[default]
     #[enum_value(
@@ -35,7 +35,7 @@ pub enum ChunkingProp {
 /// Loudness policy, as a property type.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
-#[enum_type(name = "GstNeuralTtsNormalize")]
+#[enum_type(name = "GstNmNeuralTtsNormalize")]
 pub enum NormalizeProp {
     #[default]
     #[enum_value(

@@ -101,7 +101,7 @@ pub struct AnalyticsJson {
     state: Mutex<Option<State>>,
 }
 
-/// Reads one face ROI meta the way `faceoverlay` does; absent param fields are left out.
+/// Reads one face ROI meta the way `expressionoverlay` does; absent param fields are left out.
 fn face_from_meta(
     meta: &gst_video::VideoRegionOfInterestMeta,
     resolution: Resolution,
@@ -309,7 +309,7 @@ impl AnalyticsJson {
 
 #[glib::object_subclass]
 impl ObjectSubclass for AnalyticsJson {
-    const NAME: &'static str = "GstAnalyticsJson";
+    const NAME: &'static str = "GstNmAnalyticsJson";
     type Type = super::AnalyticsJson;
     type ParentType = gst_base::BaseTransform;
 }

@@ -9,7 +9,7 @@ mod mqtt;
 /// Where the JSON lines go.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
-#[enum_type(name = "GstAnalyticsJsonOutput")]
+#[enum_type(name = "GstNmAnalyticsJsonOutput")]
 pub enum Output {
     #[default]
     #[enum_value(

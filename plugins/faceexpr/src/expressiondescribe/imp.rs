@@ -25,7 +25,7 @@
 //!
 //! ```sh
 //! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
-//!     faceexpression ! expressiondescribe name=d ! faceoverlay ! videoconvert ! \
+//!     faceexpression ! expressiondescribe name=d ! expressionoverlay ! videoconvert ! \
 //!     video/x-raw,format=I420 ! x264enc ! queue ! mp4mux name=m ! filesink location=out.mp4 \
 //!     d.text ! queue ! neuraltts ! audioconvert ! audioresample ! avenc_aac ! queue ! m.
 //! ```
@@ -428,7 +428,7 @@ impl ExpressionDescribe {
 
 #[glib::object_subclass]
 impl ObjectSubclass for ExpressionDescribe {
-    const NAME: &'static str = "GstExpressionDescribe";
+    const NAME: &'static str = "GstNmExpressionDescribe";
     type Type = super::ExpressionDescribe;
     type ParentType = gst::Element;
 

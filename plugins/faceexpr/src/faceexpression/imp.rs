@@ -26,7 +26,7 @@
 //!
 //! ```sh
 //! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
-//!     faceexpression ! faceoverlay show-probabilities=true ! videoconvert ! \
+//!     faceexpression ! expressionoverlay show-probabilities=true ! videoconvert ! \
 //!     video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4
 //! ```
 //! (`pipelines/annotate-video.sh`.)
@@ -455,7 +455,7 @@ impl FaceExpression {
 
 #[glib::object_subclass]
 impl ObjectSubclass for FaceExpression {
-    const NAME: &'static str = "GstFaceExpression";
+    const NAME: &'static str = "GstNmFaceExpression";
     type Type = super::FaceExpression;
     type ParentType = gst_base::BaseTransform;
 }

@@ -7,7 +7,7 @@ mod imp;
 /// Temporal smoothing of each face's expression.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
-#[enum_type(name = "GstFaceExpressionSmoothing")]
+#[enum_type(name = "GstNmFaceExpressionSmoothing")]
 pub enum Smoothing {
     #[enum_value(
         name = "None: the classifier's probabilities of the frame",
@@ -30,7 +30,7 @@ pub enum Smoothing {
 /// Which bus messages to post.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
-#[enum_type(name = "GstFaceExpressionPostMessages")]
+#[enum_type(name = "GstNmFaceExpressionPostMessages")]
 pub enum PostMessages {
     #[enum_value(name = "None", nick = "none")]
     None = 0,

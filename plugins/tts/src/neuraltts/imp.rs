@@ -738,7 +738,7 @@ impl NeuralTts {
 
 #[glib::object_subclass]
 impl ObjectSubclass for NeuralTts {
-    const NAME: &'static str = "GstNeuralTts";
+    const NAME: &'static str = "GstNmNeuralTts";
     type Type = super::NeuralTts;
     type ParentType = gst::Element;
 

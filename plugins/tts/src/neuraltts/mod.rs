@@ -11,7 +11,7 @@ glib::wrapper! {
 /// What to do when a cue's speech is longer than the cue.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
-#[enum_type(name = "GstNeuralTtsOverflow")]
+#[enum_type(name = "GstNmNeuralTtsOverflow")]
 pub enum Overflow {
     #[enum_value(name = "Clip: cut the speech at the end of the cue", nick = "clip")]
     Clip = 0,

@@ -166,7 +166,7 @@ impl NeuralTtsSrc {
 
 #[glib::object_subclass]
 impl ObjectSubclass for NeuralTtsSrc {
-    const NAME: &'static str = "GstNeuralTtsSrc";
+    const NAME: &'static str = "GstNmNeuralTtsSrc";
     type Type = super::NeuralTtsSrc;
     type ParentType = gst_base::PushSrc;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `faceoverlay` draws boxes and labels from face ROI metas, in the right colour channels for
+//! `expressionoverlay` draws boxes and labels from face ROI metas, in the right colour channels for
 //! each packed RGB layout, and leaves frames without faces untouched.
 
 fn init() {
@@ -15,7 +15,7 @@ const W: u32 = 64;
 const H: u32 = 96;
 
 fn harness(format: &str, props: &str) -> gst_check::Harness {
-    let mut h = gst_check::Harness::new_parse(&format!("faceoverlay {props}"));
+    let mut h = gst_check::Harness::new_parse(&format!("expressionoverlay {props}"));
     h.set_src_caps_str(&format!(
         "video/x-raw,format={format},width={W},height={H},framerate=30/1"
     ));

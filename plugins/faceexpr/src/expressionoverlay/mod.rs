@@ -6,14 +6,14 @@ mod canvas;
 mod imp;
 
 glib::wrapper! {
-    pub struct FaceOverlay(ObjectSubclass<imp::FaceOverlay>) @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+    pub struct ExpressionOverlay(ObjectSubclass<imp::ExpressionOverlay>) @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
-        "faceoverlay",
+        "expressionoverlay",
         gst::Rank::NONE,
-        FaceOverlay::static_type(),
+        ExpressionOverlay::static_type(),
     )
 }

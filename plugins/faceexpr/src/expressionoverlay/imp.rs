@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `faceoverlay` draws what `faceexpression` found onto packed RGB video: for every
+//! `expressionoverlay` draws what `faceexpression` found onto packed RGB video: for every
 //! `GstVideoRegionOfInterestMeta` of type `face`, a box in a colour chosen by track id, a label
 //! `#<track> <expression> <confidence>%`, and optionally one small bar per class probability and
 //! the five landmarks. Frames without face metas pass unchanged.
@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
-//!     faceexpression ! faceoverlay show-probabilities=true ! videoconvert ! \
+//!     faceexpression ! expressionoverlay show-probabilities=true ! videoconvert ! \
 //!     video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4
 //! ```
 //! (`pipelines/annotate-video.sh` records the same to an MP4.)
@@ -31,7 +31,7 @@ use super::canvas::{Canvas, Layout};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
-        "faceoverlay",
+        "expressionoverlay",
         gst::DebugColorFlags::empty(),
         Some("Face expression overlay"),
     )
@@ -79,7 +79,7 @@ impl Default for Settings {
 }
 
 #[derive(Default)]
-pub struct FaceOverlay {
+pub struct ExpressionOverlay {
     settings: Mutex<Settings>,
 }
 
@@ -242,13 +242,13 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
 }
 
 #[glib::object_subclass]
-impl ObjectSubclass for FaceOverlay {
-    const NAME: &'static str = "GstFaceOverlay";
-    type Type = super::FaceOverlay;
+impl ObjectSubclass for ExpressionOverlay {
+    const NAME: &'static str = "GstNmExpressionOverlay";
+    type Type = super::ExpressionOverlay;
     type ParentType = gst_video::VideoFilter;
 }
 
-impl ObjectImpl for FaceOverlay {
+impl ObjectImpl for ExpressionOverlay {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
@@ -310,9 +310,9 @@ impl ObjectImpl for FaceOverlay {
     }
 }
 
-impl GstObjectImpl for FaceOverlay {}
+impl GstObjectImpl for ExpressionOverlay {}
 
-impl ElementImpl for FaceOverlay {
+impl ElementImpl for ExpressionOverlay {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -332,14 +332,14 @@ impl ElementImpl for FaceOverlay {
     }
 }
 
-impl BaseTransformImpl for FaceOverlay {
+impl BaseTransformImpl for ExpressionOverlay {
     const MODE: gst_base::subclass::BaseTransformMode =
         gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 }
 
-impl VideoFilterImpl for FaceOverlay {
+impl VideoFilterImpl for ExpressionOverlay {
     fn transform_frame_ip(
         &self,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
