@@ -22,6 +22,10 @@ pub enum Error {
     /// Input data (text, frame, ids) is not acceptable.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The run was cancelled through its [`crate::engine::Cancel`] (a flush, `unlock()` or a
+    /// stop): not a failure of the model.
+    #[error("cancelled")]
+    Cancelled,
     /// The phonemizer failed.
     #[error("phonemizer: {0}")]
     Phonemizer(String),

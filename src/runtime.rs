@@ -2,20 +2,23 @@
 //! ONNX Runtime: loading the shared library, choosing the execution provider, building sessions.
 //!
 //! The ONNX Runtime library is global to the process: the first successful load wins and a failed
-//! load can be retried. Every [`Model`] owns its own session (ort's `Session::run` takes
-//! `&mut self`), so one element instance never waits for another.
+//! load can be retried. A [`Model`] is one element's handle on a model that the
+//! [`crate::engine`] shares between every element that loads the same file with the same
+//! options: the engine keeps the sessions, schedules the runs within the process's thread budget
+//! and cancels them (see its module docs for what it shares and what that costs).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProviderDispatch};
-use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use ort::session::{Session, SessionInputs, SessionOutputs};
 
 use crate::assets;
+use crate::engine::{Cancel, ModelKey, SharedModel};
 use crate::error::{Error, Result};
 
 /// Where a model runs.
@@ -87,7 +90,9 @@ impl FromStr for ExecutionProvider {
 pub struct SessionOptions {
     /// Requested execution provider.
     pub execution_provider: ExecutionProvider,
-    /// Intra-op threads; 0 lets ONNX Runtime choose (one per core).
+    /// Intra-op threads. 0 (the default) shares the model and runs it within the process's
+    /// thread budget ([`crate::engine`]); more gives this load a private instance with a pool of
+    /// that many threads, outside the budget.
     pub threads: usize,
     /// Whether idle intra-op threads busy-wait for the next parallel section (ONNX Runtime's
     /// `session.intra_op.allow_spinning`, on by default). Spinning shaves a little latency off a
@@ -95,6 +100,10 @@ pub struct SessionOptions {
     /// other sessions' pools included: a small model run between the runs of a large one should
     /// not spin.
     pub spinning: bool,
+    /// Loads with the same model, options and instance name share one model; empty (the default)
+    /// shares by model and options alone. A name forces a separate instance, like DL Streamer's
+    /// `model-instance-id`.
+    pub instance: String,
 }
 
 impl Default for SessionOptions {
@@ -103,6 +112,7 @@ impl Default for SessionOptions {
             execution_provider: ExecutionProvider::Auto,
             threads: 0,
             spinning: true,
+            instance: String::new(),
         }
     }
 }
@@ -144,18 +154,19 @@ pub fn environment_from(library: &Path) -> Result<Environment> {
     Ok(env)
 }
 
-/// A loaded ONNX model with its own session.
+/// One element's handle on a loaded ONNX model: shared with every other load of the same key
+/// (see [`crate::engine`]), run within the thread budget, cancellable through its [`Cancel`].
 pub struct Model {
-    session: Session,
-    provider: ExecutionProvider,
+    shared: Arc<SharedModel>,
     path: PathBuf,
+    cancel: Cancel,
 }
 
 impl fmt::Debug for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Model")
             .field("path", &self.path)
-            .field("provider", &self.provider)
+            .field("provider", &self.provider())
             .finish_non_exhaustive()
     }
 }
@@ -163,41 +174,49 @@ impl fmt::Debug for Model {
 impl Model {
     /// Loads `path` on the requested execution provider, falling back to CPU when an accelerated
     /// provider cannot be registered or cannot run this model. The reason for a fallback is
-    /// logged; [`Model::provider`] tells what is in use.
+    /// logged; [`Model::provider`] tells what is in use. With `options.threads == 0` an
+    /// already loaded model with the same key is shared instead of loaded again.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<Model> {
         check_model_file(path)?;
         let env = environment()?;
-        for &provider in options.execution_provider.accelerated_chain() {
-            match build_session(&env, path, options, provider.dispatch()) {
-                Ok(session) => {
-                    tracing::info!(model = %path.display(), %provider, "session ready");
-                    return Ok(Model {
-                        session,
-                        provider,
-                        path: path.to_path_buf(),
-                    });
+        let shared = if options.threads > 0 {
+            let (session, provider) = build_with_fallback(&env, path, options)?;
+            Arc::new(SharedModel::single(session, provider))
+        } else {
+            let key = ModelKey::new(path, options)?;
+            SharedModel::get_or_build(key, || {
+                let wide = SessionOptions {
+                    threads: crate::engine::budget(),
+                    ..options.clone()
+                };
+                let (session, provider) = build_with_fallback(&env, path, &wide)?;
+                if provider != ExecutionProvider::Cpu {
+                    return Ok(SharedModel::single(session, provider));
                 }
-                Err(reason) if options.execution_provider == ExecutionProvider::Auto => {
-                    tracing::info!(%provider, %reason, "execution provider unavailable, trying the next")
-                }
-                Err(reason) => {
-                    tracing::warn!(%provider, %reason, "requested execution provider unavailable, falling back")
-                }
-            }
-        }
-        let session = build_session(&env, path, options, None)
-            .map_err(|reason| Error::model(path, reason))?;
-        tracing::info!(model = %path.display(), provider = "cpu", "session ready");
+                let narrow = SessionOptions {
+                    threads: 1,
+                    ..options.clone()
+                };
+                let (env, model) = (env.clone(), path.to_path_buf());
+                Ok(SharedModel::budgeted(
+                    session,
+                    Box::new(move || {
+                        build_session(&env, &model, &narrow, None)
+                            .map_err(|reason| Error::model(&model, reason))
+                    }),
+                ))
+            })?
+        };
         Ok(Model {
-            session,
-            provider: ExecutionProvider::Cpu,
+            shared,
             path: path.to_path_buf(),
+            cancel: Cancel::new(),
         })
     }
 
     /// The execution provider actually in use (never [`ExecutionProvider::Auto`]).
     pub fn provider(&self) -> ExecutionProvider {
-        self.provider
+        self.shared.provider()
     }
 
     /// The model file.
@@ -205,9 +224,25 @@ impl Model {
         &self.path
     }
 
-    /// The session, to run.
-    pub fn session(&mut self) -> &mut Session {
-        &mut self.session
+    /// Makes `cancel` the handle that cancels this model's runs (an element gives all its models
+    /// the same one).
+    pub fn set_cancel(&mut self, cancel: &Cancel) {
+        self.cancel = cancel.clone();
+    }
+
+    /// Calls `f` with one of the model's sessions, to read its inputs and outputs.
+    pub fn inspect<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
+        self.shared.inspect(f)
+    }
+
+    /// Runs the model and hands its outputs to `extract`. Waits for the thread budget; fails with
+    /// [`Error::Cancelled`] when this model's [`Cancel`] fires before or during the run.
+    pub fn run<'i, 'v: 'i, const N: usize, R>(
+        &self,
+        inputs: impl Into<SessionInputs<'i, 'v, N>>,
+        extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.shared.run(&self.cancel, inputs, extract)
     }
 
     /// Fails with a clear error unless the model has every named input and output — catches a
@@ -215,17 +250,19 @@ impl Model {
     pub fn require_io(&self, inputs: &[&str], outputs: &[&str]) -> Result<()> {
         let has =
             |outlets: &[ort::value::Outlet], name: &str| outlets.iter().any(|o| o.name() == name);
-        let missing: Vec<String> = inputs
-            .iter()
-            .filter(|n| !has(self.session.inputs(), n))
-            .map(|n| format!("input {n:?}"))
-            .chain(
-                outputs
-                    .iter()
-                    .filter(|n| !has(self.session.outputs(), n))
-                    .map(|n| format!("output {n:?}")),
-            )
-            .collect();
+        let missing: Vec<String> = self.inspect(|session| {
+            inputs
+                .iter()
+                .filter(|n| !has(session.inputs(), n))
+                .map(|n| format!("input {n:?}"))
+                .chain(
+                    outputs
+                        .iter()
+                        .filter(|n| !has(session.outputs(), n))
+                        .map(|n| format!("output {n:?}")),
+                )
+                .collect()
+        });
         if missing.is_empty() {
             Ok(())
         } else {
@@ -238,6 +275,32 @@ impl Model {
             ))
         }
     }
+}
+
+/// Builds a session on the strongest provider of the requested chain that works, else the CPU.
+fn build_with_fallback(
+    env: &Environment,
+    path: &Path,
+    options: &SessionOptions,
+) -> Result<(Session, ExecutionProvider)> {
+    for &provider in options.execution_provider.accelerated_chain() {
+        match build_session(env, path, options, provider.dispatch()) {
+            Ok(session) => {
+                tracing::info!(model = %path.display(), %provider, "session ready");
+                return Ok((session, provider));
+            }
+            Err(reason) if options.execution_provider == ExecutionProvider::Auto => {
+                tracing::info!(%provider, %reason, "execution provider unavailable, trying the next")
+            }
+            Err(reason) => {
+                tracing::warn!(%provider, %reason, "requested execution provider unavailable, falling back")
+            }
+        }
+    }
+    let session =
+        build_session(env, path, options, None).map_err(|reason| Error::model(path, reason))?;
+    tracing::info!(model = %path.display(), provider = "cpu", threads = options.threads, "session ready");
+    Ok((session, ExecutionProvider::Cpu))
 }
 
 fn check_model_file(path: &Path) -> Result<()> {
@@ -269,6 +332,7 @@ fn build_session(
             .with_intra_threads(options.threads)
             .map_err(|e| e.to_string())?;
     }
+
     if !options.spinning {
         builder = builder
             .with_intra_op_spinning(false)

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::frame::{Channels, Frame, Region, TensorLayout, TensorSpec};
 use super::geometry::BBox;
+use crate::engine::Cancel;
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, Model, SessionOptions};
 
@@ -217,17 +218,20 @@ impl ExpressionClassifier {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| model_path.with_extension("json"));
         let descriptor = Descriptor::from_file(&descriptor_path)?;
-        let mut model = Model::load(model_path, options)?;
+        let model = Model::load(model_path, options)?;
         model.require_io(&[&descriptor.input.name], &[&descriptor.output.name])?;
-        let session = model.session();
         let shape_of = |outlets: &[ort::value::Outlet], name: &str| {
             outlets
                 .iter()
                 .find(|o| o.name() == name)
                 .and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()))
         };
-        let input_shape = shape_of(session.inputs(), &descriptor.input.name);
-        let output_shape = shape_of(session.outputs(), &descriptor.output.name);
+        let (input_shape, output_shape) = model.inspect(|session| {
+            (
+                shape_of(session.inputs(), &descriptor.input.name),
+                shape_of(session.outputs(), &descriptor.output.name),
+            )
+        });
         let mismatch = |what: String| {
             Error::model(
                 model_path,
@@ -302,6 +306,11 @@ impl ExpressionClassifier {
         self.model.provider()
     }
 
+    /// Makes `cancel` cancel this classifier's runs.
+    pub fn set_cancel(&mut self, cancel: &Cancel) {
+        self.model.set_cancel(cancel);
+    }
+
     /// Class probabilities for each face box (frame pixels), in one batched run.
     pub fn classify(&mut self, frame: &Frame<'_>, boxes: &[BBox]) -> Result<Vec<Vec<f32>>> {
         if boxes.is_empty() {
@@ -331,33 +340,34 @@ impl ExpressionClassifier {
         let tensor = TensorRef::from_array_view((self.descriptor.batch_shape(n), data))
             .map_err(Error::inference)?;
         let k = self.descriptor.labels.len();
-        let outputs = self
-            .model
-            .session()
-            .run(ort::inputs![self.descriptor.input.name.as_str() => tensor])
-            .map_err(Error::inference)?;
-        let name = &self.descriptor.output.name;
-        let value = outputs
-            .get(name)
-            .ok_or_else(|| Error::inference(format!("classifier output {name:?} missing")))?;
-        let (shape, probs) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| Error::inference(format!("classifier output {name:?}: {e}")))?;
-        if shape[..] != [n as i64, k as i64] {
-            return Err(Error::inference(format!(
-                "classifier output {name:?} has shape {shape}, expected [{n}, {k}]"
-            )));
-        }
-        Ok(probs
-            .chunks_exact(k)
-            .map(|row| {
-                let mut row = row.to_vec();
-                if self.descriptor.output.softmax {
-                    softmax(&mut row);
+        let descriptor = &self.descriptor;
+        self.model.run(
+            ort::inputs![descriptor.input.name.as_str() => tensor],
+            |outputs| {
+                let name = &descriptor.output.name;
+                let value = outputs.get(name).ok_or_else(|| {
+                    Error::inference(format!("classifier output {name:?} missing"))
+                })?;
+                let (shape, probs) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| Error::inference(format!("classifier output {name:?}: {e}")))?;
+                if shape[..] != [n as i64, k as i64] {
+                    return Err(Error::inference(format!(
+                        "classifier output {name:?} has shape {shape}, expected [{n}, {k}]"
+                    )));
                 }
-                row
-            })
-            .collect())
+                Ok(probs
+                    .chunks_exact(k)
+                    .map(|row| {
+                        let mut row = row.to_vec();
+                        if descriptor.output.softmax {
+                            softmax(&mut row);
+                        }
+                        row
+                    })
+                    .collect())
+            },
+        )
     }
 }
 

@@ -21,6 +21,7 @@ use ort::value::TensorRef;
 
 use super::frame::{Channels, Frame, Region, TensorLayout, TensorSpec};
 use super::geometry::{BBox, nms};
+use crate::engine::Cancel;
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, Model, SessionOptions};
 
@@ -204,13 +205,13 @@ impl FaceDetector {
             ],
         )?;
         let mut fixed_size = None;
-        let mut model = model;
-        let shape = model
-            .session()
-            .inputs()
-            .iter()
-            .find(|o| o.name() == INPUT)
-            .and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()));
+        let shape = model.inspect(|session| {
+            session
+                .inputs()
+                .iter()
+                .find(|o| o.name() == INPUT)
+                .and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()))
+        });
         match shape.as_deref() {
             Some([_, c, h, w]) if *c == 3 || *c < 0 => {
                 if *h > 0 && *w > 0 {
@@ -242,6 +243,11 @@ impl FaceDetector {
     /// The execution provider in use.
     pub fn provider(&self) -> ExecutionProvider {
         self.model.provider()
+    }
+
+    /// Makes `cancel` cancel this detector's runs.
+    pub fn set_cancel(&mut self, cancel: &Cancel) {
+        self.model.set_cancel(cancel);
     }
 
     /// The model file.
@@ -277,35 +283,33 @@ impl FaceDetector {
         let prepared = started.elapsed();
         let tensor = TensorRef::from_array_view(([1usize, 3, h, w], &self.input[..]))
             .map_err(Error::inference)?;
-        let outputs = self
-            .model
-            .session()
-            .run(ort::inputs![INPUT => tensor])
-            .map_err(Error::inference)?;
-        let inferred = started.elapsed() - prepared;
         let (rows, cols) = (h / STRIDE, w / STRIDE);
-        let get = |name: &str, channels: i64| -> Result<&[f32]> {
-            let value = outputs
-                .get(name)
-                .ok_or_else(|| Error::inference(format!("detector output {name:?} missing")))?;
-            let (shape, data) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| Error::inference(format!("detector output {name:?}: {e}")))?;
-            if shape[..] != [1, channels, rows as i64, cols as i64] {
-                return Err(Error::inference(format!(
-                    "detector output {name:?} has shape {shape}, expected [1, {channels}, {rows}, {cols}]"
-                )));
-            }
-            Ok(data)
-        };
-        let raw = decode(
-            get(OUTPUT_HEATMAP, 1)?,
-            get(OUTPUT_SCALE, 2)?,
-            get(OUTPUT_OFFSET, 2)?,
-            get(OUTPUT_LANDMARKS, 10)?,
-            (rows, cols),
-            config.threshold,
-        )?;
+        let mut inferred = std::time::Duration::ZERO;
+        let raw = self.model.run(ort::inputs![INPUT => tensor], |outputs| {
+            inferred = started.elapsed() - prepared;
+            let get = |name: &str, channels: i64| -> Result<&[f32]> {
+                let value = outputs
+                    .get(name)
+                    .ok_or_else(|| Error::inference(format!("detector output {name:?} missing")))?;
+                let (shape, data) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| Error::inference(format!("detector output {name:?}: {e}")))?;
+                if shape[..] != [1, channels, rows as i64, cols as i64] {
+                    return Err(Error::inference(format!(
+                        "detector output {name:?} has shape {shape}, expected [1, {channels}, {rows}, {cols}]"
+                    )));
+                }
+                Ok(data)
+            };
+            decode(
+                get(OUTPUT_HEATMAP, 1)?,
+                get(OUTPUT_SCALE, 2)?,
+                get(OUTPUT_OFFSET, 2)?,
+                get(OUTPUT_LANDMARKS, 10)?,
+                (rows, cols),
+                config.threshold,
+            )
+        })?;
         let (sx, sy) = (
             frame.width() as f32 / w as f32,
             frame.height() as f32 / h as f32,

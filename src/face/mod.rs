@@ -244,6 +244,13 @@ impl ExpressionAnnotator {
         }
     }
 
+    /// Makes `cancel` cancel both models' runs: `process` then fails with
+    /// [`crate::Error::Cancelled`] until the handle is reset.
+    pub fn set_cancel(&mut self, cancel: &crate::engine::Cancel) {
+        self.detector.set_cancel(cancel);
+        self.classifier.set_cancel(cancel);
+    }
+
     /// The detector.
     pub fn detector(&self) -> &FaceDetector {
         &self.detector

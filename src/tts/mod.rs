@@ -306,6 +306,12 @@ impl Voice {
         })
     }
 
+    /// Makes `cancel` cancel this voice's runs: synthesis then fails with
+    /// [`crate::Error::Cancelled`] until the handle is reset.
+    pub fn set_cancel(&mut self, cancel: &crate::engine::Cancel) {
+        self.synth.set_cancel(cancel);
+    }
+
     /// The voice configuration.
     pub fn config(&self) -> &VoiceConfig {
         &self.config

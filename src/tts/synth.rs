@@ -8,6 +8,7 @@ use std::time::Instant;
 use ort::session::SessionInputValue;
 use ort::value::Tensor;
 
+use crate::engine::Cancel;
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, Model, SessionOptions};
 
@@ -81,13 +82,13 @@ impl Synthesizer {
         num_speakers: u32,
         options: &SessionOptions,
     ) -> Result<Synthesizer> {
-        let mut model = Model::load(path, options)?;
+        let model = Model::load(path, options)?;
         let mut inputs = vec![INPUT, INPUT_LENGTHS, SCALES];
         if num_speakers > 1 {
             inputs.push(SID);
         }
         model.require_io(&inputs, &[])?;
-        if model.session().outputs().is_empty() {
+        if model.inspect(|session| session.outputs().is_empty()) {
             return Err(Error::model(path, "the model has no output"));
         }
         Ok(Synthesizer {
@@ -100,6 +101,11 @@ impl Synthesizer {
     /// The execution provider in use.
     pub fn provider(&self) -> ExecutionProvider {
         self.model.provider()
+    }
+
+    /// Makes `cancel` cancel this voice's runs.
+    pub fn set_cancel(&mut self, cancel: &Cancel) {
+        self.model.set_cancel(cancel);
     }
 
     /// Runs the model on one id sequence; `speaker` is required by multi-speaker voices (and
@@ -156,18 +162,21 @@ impl Synthesizer {
         }
 
         let start = Instant::now();
-        let outputs = self
+        let samples = self
             .model
-            .session()
-            .run(inputs)
-            .map_err(|e| Error::inference(format!("voice model: {e}")))?;
-        if outputs.len() == 0 {
-            return Err(Error::inference("voice model returned no output"));
-        }
-        let (_, samples) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| Error::inference(format!("voice model output: {e}")))?;
-        let samples = samples.to_vec();
+            .run(inputs, |outputs| {
+                if outputs.len() == 0 {
+                    return Err(Error::inference("voice model returned no output"));
+                }
+                let (_, samples) = outputs[0]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| Error::inference(format!("voice model output: {e}")))?;
+                Ok(samples.to_vec())
+            })
+            .map_err(|e| match e {
+                Error::Inference(reason) => Error::inference(format!("voice model: {reason}")),
+                other => other,
+            })?;
         let infer_seconds = start.elapsed().as_secs_f64();
         let stats = SynthStats::new(
             infer_seconds,

@@ -100,7 +100,7 @@ pub fn start_error(err: &neural_media::Error) -> gst::ErrorMessage {
         }
         Error::Config { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ("{}", err)),
         Error::InvalidInput(_) => gst::error_msg!(gst::LibraryError::Settings, ("{}", err)),
-        Error::Inference(_) | Error::Phonemizer(_) => {
+        Error::Inference(_) | Error::Phonemizer(_) | Error::Cancelled => {
             gst::error_msg!(gst::LibraryError::Init, ("{}", err))
         }
     }

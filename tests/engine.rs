@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The inference engine on the real models: loads share one model, runs overlap within the thread
+//! budget with the results of a run alone, and a cancellation from another thread ends a run in
+//! progress — proved by ordering (the engine's hold hook keeps the run open until the test lets it
+//! go), never by timing. Each nextest test is its own process, so the engine's counters start at 0.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use neural_media::Error;
+use neural_media::assets;
+use neural_media::engine::{self, Cancel, testing};
+use neural_media::face::{DetectorConfig, FaceDetector, Frame, PixelFormat};
+use neural_media::runtime::{ExecutionProvider, SessionOptions};
+use neural_media::tts::Voice;
+
+/// "Hello world." in the voice's ids (as `tests/tts_voice.rs` pins them).
+const HELLO_WORLD_IDS: [i64; 31] = [
+    1, 0, 20, 0, 59, 0, 24, 0, 120, 0, 27, 0, 100, 0, 3, 0, 35, 0, 120, 0, 62, 0, 122, 0, 24, 0,
+    17, 0, 10, 0, 2,
+];
+
+fn shared() -> SessionOptions {
+    SessionOptions {
+        execution_provider: ExecutionProvider::Cpu,
+        ..SessionOptions::default()
+    }
+}
+
+fn detector_path() -> PathBuf {
+    assets::data_file(assets::DEFAULT_FACE_DETECTOR)
+}
+
+fn detector(options: &SessionOptions) -> FaceDetector {
+    FaceDetector::load(&detector_path(), options)
+        .unwrap_or_else(|e| panic!("face detector must be provisioned (set-up script): {e}"))
+}
+
+fn image() -> image::RgbImage {
+    let path = assets::data_dir().join("media/multi_face.jpg");
+    image::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}
+
+fn frame(img: &image::RgbImage) -> Frame<'_> {
+    let (w, h) = img.dimensions();
+    Frame::packed(
+        PixelFormat::Rgb,
+        w as usize,
+        h as usize,
+        img.as_raw(),
+        w as usize * 3,
+    )
+    .expect("valid frame")
+}
+
+fn config() -> DetectorConfig {
+    DetectorConfig {
+        detection_size: 640,
+        ..DetectorConfig::default()
+    }
+}
+
+/// Boxes and scores, to compare runs.
+fn boxes(det: &mut FaceDetector, img: &image::RgbImage) -> Vec<[f32; 5]> {
+    det.detect(&frame(img), &config())
+        .expect("detection runs")
+        .iter()
+        .map(|d| [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2, d.score])
+        .collect()
+}
+
+fn assert_close(a: &[[f32; 5]], b: &[[f32; 5]], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: {a:?} vs {b:?}");
+    for (x, y) in a.iter().zip(b) {
+        for (p, q) in x.iter().zip(y) {
+            assert!(
+                (p - q).abs() <= 1e-3 * p.abs().max(1.0),
+                "{what}: {x:?} vs {y:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn loads_share_one_model_unless_an_instance_or_threads_ask_otherwise() {
+    let a = detector(&shared());
+    let b = detector(&shared());
+    let stats = engine::stats();
+    assert_eq!(stats.models, 1, "two loads, one model: {stats:?}");
+    assert_eq!(
+        stats.sessions, 1,
+        "one wide session until runs overlap: {stats:?}"
+    );
+    let c = detector(&SessionOptions {
+        instance: "camera-2".into(),
+        ..shared()
+    });
+    assert_eq!(engine::stats().models, 2, "a named instance is separate");
+    let d = detector(&SessionOptions {
+        threads: 1,
+        ..shared()
+    });
+    assert_eq!(
+        engine::stats().sessions,
+        3,
+        "threads > 0 is a private session outside the registry"
+    );
+    assert_eq!(engine::stats().models, 2);
+    drop((a, b, c, d));
+    let stats = engine::stats();
+    assert_eq!((stats.models, stats.sessions), (0, 0), "{stats:?}");
+}
+
+/// Runs from several threads overlap on narrow sessions (at most one per core) and give the
+/// result of a run alone on the wide session, and of a private instance.
+#[test]
+fn overlapping_runs_give_the_results_of_a_run_alone() {
+    let img = Arc::new(image());
+    let alone = boxes(&mut detector(&shared()), &img);
+    assert_eq!(alone.len(), 5, "multi_face.jpg has 5 faces");
+    let private = boxes(
+        &mut detector(&SessionOptions {
+            threads: 2,
+            ..shared()
+        }),
+        &img,
+    );
+    assert_close(&alone, &private, "private instance");
+
+    let keep = detector(&shared());
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let img = Arc::clone(&img);
+            std::thread::spawn(move || {
+                let mut det = detector(&shared());
+                (0..5).map(|_| boxes(&mut det, &img)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for worker in workers {
+        for result in worker.join().expect("worker") {
+            assert_close(&alone, &result, "overlapping run");
+        }
+    }
+    let stats = engine::stats();
+    assert_eq!(stats.models, 1, "{stats:?}");
+    assert!(
+        stats.sessions as usize <= 1 + engine::budget(),
+        "sessions bounded by the budget, not by the 5 handles: {stats:?}"
+    );
+    drop(keep);
+}
+
+/// A request queued or held in a run is cancelled from another thread: the run returns
+/// `Cancelled` while the hold (which would otherwise keep it open for ever) is still in place.
+/// Another element's run is not affected.
+#[test]
+fn cancel_ends_a_run_in_progress_and_spares_other_handles() {
+    let img = Arc::new(image());
+    let cancel = Cancel::new();
+    let mut mine = detector(&shared());
+    mine.set_cancel(&cancel);
+    let hold = testing::hold_runs();
+    let running = {
+        let img = Arc::clone(&img);
+        std::thread::spawn(move || {
+            let result = mine.detect(&frame(&img), &config()).map(|d| d.len());
+            (result, mine)
+        })
+    };
+    let other = {
+        let img = Arc::clone(&img);
+        std::thread::spawn(move || boxes(&mut detector(&shared()), &img).len())
+    };
+    hold.wait_held(2);
+    cancel.cancel();
+    let (result, mut mine) = running.join().expect("cancelled run returns");
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert_eq!(hold.held(), 1, "the other handle's run is still held");
+    assert_eq!(engine::stats().cancelled, 1);
+    // Until reset, new requests fail at once; after it, the handle works again.
+    assert!(matches!(
+        mine.detect(&frame(&img), &config()),
+        Err(Error::Cancelled)
+    ));
+    drop(hold);
+    assert_eq!(other.join().expect("other run"), 5);
+    cancel.reset();
+    assert_eq!(boxes(&mut mine, &img).len(), 5);
+}
+
+/// A real ONNX Runtime run is terminated: a long synthesis, cancelled once the engine has counted
+/// it as started, fails with `Cancelled` (ONNX Runtime checks the terminate flag between nodes).
+#[test]
+fn cancel_terminates_a_long_synthesis() {
+    let path = assets::data_file(assets::DEFAULT_VOICE);
+    let mut voice = Voice::load(&path, None, &shared())
+        .unwrap_or_else(|e| panic!("voice must be provisioned (set-up script): {e}"));
+    let cancel = Cancel::new();
+    voice.set_cancel(&cancel);
+    // "Hello world" with its words repeated: several seconds of speech, one model run.
+    let hello = &HELLO_WORLD_IDS[2..HELLO_WORLD_IDS.len() - 1];
+    let mut ids = vec![1, 0];
+    for _ in 0..12 {
+        ids.extend(hello);
+    }
+    ids.extend([2]);
+    let config = voice.default_synthesis_config();
+    let runs_before = engine::stats().runs;
+    let worker = std::thread::spawn(move || {
+        let result = voice.synthesize_ids(&ids, &config).map(|s| s.len());
+        (result, voice)
+    });
+    while engine::stats().runs == runs_before {
+        std::thread::yield_now();
+    }
+    cancel.cancel();
+    let (result, mut voice) = worker.join().expect("synthesis returns");
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert_eq!(engine::stats().cancelled, 1);
+    cancel.reset();
+    let config = voice.default_synthesis_config();
+    let samples = voice
+        .synthesize_ids(&HELLO_WORLD_IDS, &config)
+        .expect("the voice works after a reset");
+    assert!(!samples.is_empty());
+}
