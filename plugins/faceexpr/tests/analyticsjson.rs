@@ -12,15 +12,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
+use neural_media_test_support::{self as support, media};
 use serde_json::Value;
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstfaceexpr::plugin_register_static().expect("register faceexpr");
-    });
+    support::init_once(gstfaceexpr::plugin_register_static);
 }
 
 /// A fresh path under Cargo's per-target temp dir.
@@ -227,15 +223,9 @@ fn start_error(pipeline: &str) -> String {
         pipeline.set_state(gst::State::Playing).is_err(),
         "start must fail"
     );
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(gst::ClockTime::from_seconds(20), &[gst::MessageType::Error])
-        .expect("an error message");
+    let err = support::pop_error(&pipeline, gst::ClockTime::from_seconds(20));
     pipeline.set_state(gst::State::Null).unwrap();
-    let gst::MessageView::Error(e) = msg.view() else {
-        unreachable!()
-    };
-    format!("{} ({:?})", e.error(), e.debug())
+    err.to_string()
 }
 
 #[test]
@@ -260,16 +250,6 @@ fn broker_not_running_fails_start_naming_the_address() {
     ));
     assert!(text.contains(&address), "{text}");
     assert!(text.contains("MQTT broker"), "{text}");
-}
-
-fn media(name: &str) -> PathBuf {
-    let path = neural_media::assets::data_dir().join("media").join(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run scripts/setup.sh",
-        path.display()
-    );
-    path
 }
 
 /// Runs the sample clip through `faceexpression ! <tail> ! fakesink` to EOS.

@@ -5,14 +5,10 @@
 //! sentences, EOS on both pads, flushes, and the real sample video after `faceexpression`.
 
 use gst::prelude::*;
+use neural_media_test_support as support;
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstfaceexpr::plugin_register_static().expect("register faceexpr");
-    });
+    support::init_once(gstfaceexpr::plugin_register_static);
 }
 
 const FRAME: gst::ClockTime = gst::ClockTime::from_mseconds(40);
@@ -339,26 +335,14 @@ fn non_time_segment_is_an_error() {
 #[test]
 fn sample_video_gets_sentences() {
     init();
-    let path = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
-    assert!(
-        path.is_file(),
-        "{} missing: run scripts/setup.sh",
-        path.display()
-    );
-    let pipeline = gst::parse::launch(&format!(
+    let path = support::media("WolfgangLanger_Pexels.mp4");
+    let pipeline = support::pipeline(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=BGRx \
          ! faceexpression threads=2 ! expressiondescribe name=d ! queue ! fakesink \
          d.text ! queue ! appsink name=text sync=false",
         path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("text")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = support::app_sink(&pipeline, "text");
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut said = Vec::new();
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(120)) {

@@ -3,12 +3,7 @@
 //! each packed RGB layout, and leaves frames without faces untouched.
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstfaceexpr::plugin_register_static().expect("register faceexpr");
-    });
+    neural_media_test_support::init_once(gstfaceexpr::plugin_register_static);
 }
 
 const W: u32 = 64;

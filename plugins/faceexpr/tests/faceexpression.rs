@@ -7,24 +7,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use gst::prelude::*;
+use neural_media_test_support::{self as support, media};
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstfaceexpr::plugin_register_static().expect("register faceexpr");
-    });
-}
-
-fn media(name: &str) -> PathBuf {
-    let path = neural_media::assets::data_dir().join("media").join(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run scripts/setup.sh",
-        path.display()
-    );
-    path
+    support::init_once(gstfaceexpr::plugin_register_static);
 }
 
 #[derive(Debug, Clone)]
@@ -46,17 +32,10 @@ struct Run {
 /// Runs `source ! faceexpression <props> ! appsink` to EOS and collects every frame's faces.
 fn run(source: &str, props: &str) -> Run {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = support::pipeline(&format!(
         "{source} ! faceexpression name=fe threads=2 {props} ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = support::app_sink(&pipeline, "sink");
     pipeline
         .set_state(gst::State::Playing)
         .expect("pipeline starts");
@@ -269,13 +248,10 @@ fn pipelined_gives_the_same_frames_and_messages() {
 fn pipelined_adds_one_frame_of_latency() {
     init();
     let latency = |pipelined: bool| {
-        let pipeline = gst::parse::launch(&format!(
+        let pipeline = support::pipeline(&format!(
             "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 ! \
              faceexpression name=fe threads=1 pipelined={pipelined} ! fakesink"
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+        ));
         pipeline.set_state(gst::State::Playing).unwrap();
         let (result, _, _) = pipeline.state(gst::ClockTime::from_seconds(30));
         result.expect("pipeline plays");
@@ -328,13 +304,10 @@ fn bad_models_fail_the_state_change_naming_the_file() {
         ("detector-model", voice.clone()),
         ("classifier-model", voice),
     ] {
-        let pipeline = gst::parse::launch(&format!(
+        let pipeline = support::pipeline(&format!(
             "videotestsrc num-buffers=1 ! faceexpression {prop}={} ! fakesink",
             path.display()
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+        ));
         assert!(pipeline.set_state(gst::State::Paused).is_err());
         let msg = pipeline
             .bus()
@@ -361,23 +334,12 @@ fn bad_models_fail_the_state_change_naming_the_file() {
 /// returns `detector-ran` for each frame and whether every frame came out.
 fn qos_run(qos: bool) -> (Vec<bool>, usize) {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = support::pipeline(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width=64,height=64,framerate=25/1 \
          ! faceexpression qos={qos} post-messages=every-frame ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let src = support::app_src(&pipeline, "src");
+    let sink = support::app_sink(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).unwrap();
     let frame = |i: u64| {
         let mut b = gst::Buffer::from_mut_slice(vec![0u8; 64 * 64 * 3]);

@@ -15,36 +15,20 @@
 //!
 //! Every wait is bounded; nextest also kills a test after 5 minutes.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use gst::prelude::*;
 use gst_video::VideoFormat as F;
+use neural_media_test_support::{
+    self as support, app_sink, app_src, copy_to, in_child, media, reach,
+};
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstfaceexpr::plugin_register_static().expect("register faceexpr");
-    });
-}
-
-fn media(name: &str) -> PathBuf {
-    let path = neural_media::assets::data_dir().join("media").join(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run scripts/setup.sh",
-        path.display()
-    );
-    path
+    support::init_once(gstfaceexpr::plugin_register_static);
 }
 
 fn tmp_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("faceexpr-robustness-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::tmp_dir(env!("CARGO_TARGET_TMPDIR"), "faceexpr-robustness")
 }
 
 const TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(30);
@@ -98,20 +82,13 @@ fn stamped(mut buffer: gst::Buffer, frame: u64, timed: bool) -> gst::Buffer {
 /// A picture from `data/media`, converted and scaled to `format`, `width`×`height`.
 fn picture(name: &str, format: F, width: u32, height: u32) -> gst::Buffer {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = support::pipeline(&format!(
         "filesrc location={} ! jpegdec ! videoconvert ! videoscale ! \
          video/x-raw,format={},width={width},height={height} ! appsink name=sink",
         media(name).display(),
         format.to_str()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = app_sink(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.try_pull_sample(TIMEOUT).expect("decoded picture");
     let map = sample.buffer().unwrap().map_readable().unwrap();
@@ -434,51 +411,15 @@ fn buffers_without_timestamps_are_analysed() {
 // ---------------------------------------------------------------------------------------------
 // Bad models and libraries
 
-struct ErrorSeen {
-    text: String,
-}
-
 /// Tries to start `pipeline`: the state change must fail with an ERROR message on the bus.
-fn start_fails(pipeline: &gst::Pipeline) -> ErrorSeen {
-    assert!(
-        pipeline.set_state(gst::State::Paused).is_err(),
-        "state change should fail"
-    );
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(TIMEOUT, &[gst::MessageType::Error])
-        .expect("error message");
-    let gst::MessageView::Error(err) = msg.view() else {
-        unreachable!()
-    };
-    pipeline.set_state(gst::State::Null).unwrap();
-    ErrorSeen {
-        text: format!("{} ({:?})", err.error(), err.debug()),
-    }
+fn start_fails(pipeline: &gst::Pipeline) -> String {
+    support::start_fails(pipeline, TIMEOUT).to_string()
 }
 
-/// Plays `pipeline` (finite source) to EOS; returns the buffers the sink got.
+/// Plays `pipeline` (finite source) to EOS.
 fn plays_to_eos(pipeline: &gst::Pipeline) {
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("starts with good models");
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(TIMEOUT, &[gst::MessageType::Eos, gst::MessageType::Error])
-        .expect("EOS");
-    if let gst::MessageView::Error(err) = msg.view() {
-        panic!("error: {} ({:?})", err.error(), err.debug());
-    }
+    support::play_to_eos(pipeline, TIMEOUT);
     pipeline.set_state(gst::State::Null).unwrap();
-}
-
-fn copy_to(src: &Path, dst: &Path, len: Option<usize>) -> PathBuf {
-    let data = std::fs::read(src).unwrap();
-    let len = len.map_or(data.len(), |l| l.min(data.len()));
-    std::fs::write(dst, &data[..len]).unwrap();
-    dst.to_path_buf()
 }
 
 #[test]
@@ -546,75 +487,33 @@ fn bad_models_fail_the_state_change_and_the_same_element_recovers() {
             "missing field",
         ),
     ];
-    let pipeline = gst::parse::launch(
+    let pipeline = support::pipeline(
         "videotestsrc num-buffers=2 ! video/x-raw,width=160,height=120 ! \
          faceexpression name=fe threads=1 ! fakesink",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    );
     let fe = pipeline.by_name("fe").unwrap();
     for (prop, file, named, reason) in &cases {
         fe.set_property(prop, file.to_str().unwrap());
         let err = start_fails(&pipeline);
         assert!(
-            err.text.contains(&named.display().to_string()),
+            err.contains(&named.display().to_string()),
             "{prop}={}: the error should name {}: {}",
             file.display(),
             named.display(),
-            err.text
+            err
         );
         assert!(
-            err.text.contains(reason),
+            err.contains(reason),
             "{prop}={}: the reason should say {reason:?}: {}",
             file.display(),
-            err.text
+            err
         );
-        eprintln!("{prop}={}: {}", file.display(), err.text);
+        eprintln!("{prop}={}: {}", file.display(), err);
         // The same element, given its good model back, runs.
         fe.set_property(prop, None::<String>);
         plays_to_eos(&pipeline);
     }
     eprintln!("{} bad model cases passed", cases.len());
-}
-
-/// Runs this test again in a child process with `env` set (the ONNX Runtime library is global to
-/// a process: only a fresh one shows what a bad library does). Returns true in the child.
-fn in_child(test: &str, env: &[(&str, &str)]) -> bool {
-    const CHILD: &str = "FACEEXPR_ROBUSTNESS_CHILD";
-    if std::env::var_os(CHILD).is_some() {
-        return true;
-    }
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = tmp_dir().join(format!("{test}.out"));
-    command
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::process::Stdio::inherit());
-    let mut child = command.spawn().expect("spawn the test binary");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child process timed out");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = std::fs::read_to_string(&out).unwrap();
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "child process: {status}\n{stdout}"
-    );
-    false
 }
 
 #[test]
@@ -625,23 +524,20 @@ fn a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it() {
     if !in_child(
         "a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it",
         &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so.1.32.0")],
+        &tmp_dir(),
     ) {
         return;
     }
     init();
-    let pipeline = gst::parse::launch(
+    let pipeline = support::pipeline(
         "videotestsrc num-buffers=2 ! video/x-raw,width=160,height=120 ! \
          faceexpression threads=1 ! fakesink",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    );
     let err = start_fails(&pipeline);
     assert!(
-        err.text.contains("/nonexistent/libonnxruntime.so.1.32.0")
-            && err.text.contains("ONNX Runtime"),
+        err.contains("/nonexistent/libonnxruntime.so.1.32.0") && err.contains("ONNX Runtime"),
         "{}",
-        err.text
+        err
     );
     // Not a shared library; then a shared library that is not ONNX Runtime.
     for (library, reason) in [
@@ -652,11 +548,7 @@ fn a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it() {
         // while the pipeline is stopped.
         unsafe { std::env::set_var("ORT_DYLIB_PATH", library) };
         let err = start_fails(&pipeline);
-        assert!(
-            err.text.contains(library) && err.text.contains(reason),
-            "{}",
-            err.text
-        );
+        assert!(err.contains(library) && err.contains(reason), "{}", err);
     }
     // The provisioned library: the same pipeline runs.
     // SAFETY: as above.
@@ -666,43 +558,6 @@ fn a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it() {
 
 // ---------------------------------------------------------------------------------------------
 // State storms
-
-fn count_entries(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
-fn threads_and_fds() -> (usize, usize) {
-    (
-        count_entries("/proc/self/task"),
-        count_entries("/proc/self/fd"),
-    )
-}
-
-/// Sets `state` and waits (bounded) until the pipeline is there.
-fn reach(pipeline: &gst::Pipeline, state: gst::State) {
-    pipeline
-        .set_state(state)
-        .unwrap_or_else(|e| panic!("set {state:?}: {e}"));
-    let (result, current, pending) = pipeline.state(gst::ClockTime::from_seconds(20));
-    assert!(
-        result.is_ok() && current == state,
-        "stuck going to {state:?}: {result:?}, at {current:?}, pending {pending:?}"
-    );
-}
-
-/// Fails on an ERROR message on the bus (dropping the other messages).
-fn assert_no_error(pipeline: &gst::Pipeline) {
-    if let Some(msg) = pipeline
-        .bus()
-        .unwrap()
-        .pop_filtered(&[gst::MessageType::Error])
-    {
-        let gst::MessageView::Error(err) = msg.view() else {
-            unreachable!()
-        };
-        panic!("error: {} ({:?})", err.error(), err.debug());
-    }
-}
 
 /// Each NULL→PLAYING loads both models (~0.1 s on 2 cores): 200 cycles take ~20 s.
 const LOADING_CYCLES: usize = 200;
@@ -721,41 +576,11 @@ fn state_storm_when_pipelined() {
 
 fn state_storm(props: &str, loading_cycles: usize, pause_cycles: usize) {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = support::pipeline(&format!(
         "videotestsrc pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! \
          faceexpression threads=1 {props} ! expressionoverlay ! fakesink"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    // Warm up: ONNX Runtime and GStreamer's thread pools are created once per process.
-    reach(&pipeline, gst::State::Playing);
-    reach(&pipeline, gst::State::Null);
-    let (threads, fds) = threads_and_fds();
-
-    let start = Instant::now();
-    for _ in 0..loading_cycles {
-        reach(&pipeline, gst::State::Playing);
-        reach(&pipeline, gst::State::Null);
-    }
-    let loading = start.elapsed();
-    reach(&pipeline, gst::State::Playing);
-    for _ in 0..pause_cycles {
-        reach(&pipeline, gst::State::Paused);
-        reach(&pipeline, gst::State::Playing);
-    }
-    reach(&pipeline, gst::State::Null);
-    assert_no_error(&pipeline);
-    let (threads_after, fds_after) = threads_and_fds();
-    eprintln!(
-        "{props}: {loading_cycles} NULL→PLAYING→NULL in {loading:?}, {pause_cycles} PAUSED↔PLAYING: \
-         threads {threads}→{threads_after}, fds {fds}→{fds_after}"
-    );
-    assert!(
-        threads_after <= threads + 4,
-        "threads {threads}→{threads_after}"
-    );
-    assert!(fds_after <= fds + 4, "fds {fds}→{fds_after}");
+    ));
+    support::state_storm(&pipeline, props, loading_cycles, pause_cycles, |_| {});
 }
 
 #[test]
@@ -771,19 +596,12 @@ fn flushing_seeks_reset_tracks_when_pipelined() {
 
 fn flushing_seeks(props: &str) {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = support::pipeline(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! faceexpression threads=1 {props} ! \
          appsink name=sink sync=false max-buffers=2",
         media("WolfgangLanger_Pexels.mp4").display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = app_sink(&pipeline, "sink");
     reach(&pipeline, gst::State::Playing);
     sink.try_pull_sample(TIMEOUT).expect("first frame");
     for target in [5u64, 1, 10, 10, 0] {
@@ -810,7 +628,7 @@ fn flushing_seeks(props: &str) {
             }
         }
     }
-    assert_no_error(&pipeline);
+    support::assert_no_error(&pipeline);
     reach(&pipeline, gst::State::Null);
 }
 
@@ -821,13 +639,10 @@ fn eos_in_every_state() {
     // sent in PAUSED until PLAYING, and racing it with the change to PLAYING hangs even a stock
     // `videotestsrc ! fakesink` (measured: 40 tries did not finish in 250 s).
     for state in [gst::State::Null, gst::State::Ready, gst::State::Playing] {
-        let pipeline = gst::parse::launch(
+        let pipeline = support::pipeline(
             "videotestsrc ! video/x-raw,width=160,height=120 ! \
              faceexpression name=fe threads=1 ! expressionoverlay ! fakesink",
-        )
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+        );
         if state != gst::State::Null {
             reach(&pipeline, state);
         }
@@ -861,18 +676,11 @@ fn eos_in_every_state() {
 #[test]
 fn eos_while_paused() {
     init();
-    let pipeline = gst::parse::launch(
+    let pipeline = support::pipeline(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width=160,height=120,framerate=25/1 \
          ! faceexpression threads=1 ! expressionoverlay ! fakesink",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    );
+    let src = app_src(&pipeline, "src");
     let mut frame = gst::Buffer::from_mut_slice(vec![0u8; 160 * 120 * 3]);
     frame.get_mut().unwrap().set_pts(gst::ClockTime::ZERO);
     src.push_buffer(frame).unwrap();

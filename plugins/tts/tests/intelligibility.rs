@@ -18,14 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gst::prelude::*;
+use neural_media_test_support as support;
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstneuraltts::plugin_register_static().expect("register neuraltts");
-    });
+    support::init_once(gstneuraltts::plugin_register_static);
 }
 
 const MAX_WER: f64 = 0.15;

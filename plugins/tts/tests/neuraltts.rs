@@ -5,14 +5,10 @@
 //! through `subparse` into `wavenc` and `audiomixer`.
 
 use gst::prelude::*;
+use neural_media_test_support::{self as support, rms, s16le_samples as samples_of};
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstneuraltts::plugin_register_static().expect("register neuraltts");
-    });
+    support::init_once(gstneuraltts::plugin_register_static);
 }
 
 const RATE: u64 = 22050;
@@ -54,22 +50,6 @@ struct Output {
     buffers: Vec<gst::Buffer>,
     sentences: Vec<Sentence>,
     warnings: Vec<String>,
-}
-
-fn samples_of(buffer: &gst::Buffer) -> Vec<i16> {
-    let map = buffer.map_readable().unwrap();
-    map.chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
-}
-
-fn rms(samples: &[i16]) -> f64 {
-    (samples
-        .iter()
-        .map(|&s| f64::from(s) * f64::from(s))
-        .sum::<f64>()
-        / samples.len().max(1) as f64)
-        .sqrt()
 }
 
 impl Output {
@@ -128,10 +108,7 @@ impl Output {
 /// Runs `neuraltts` in a Harness over `cues`, then EOS; collects everything it sends.
 fn run(props: &[(&str, &str)], caps: &str, cues: &[Cue]) -> Output {
     init();
-    let mut h = gst_check::Harness::new("neuraltts");
-    let element = h.element().unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
+    let (mut h, element, bus) = support::harness_with_bus("neuraltts");
     element.set_property("noise-scale", 0.0f64);
     element.set_property("noise-w", 0.0f64);
     element.set_property("sentence-silence", 0.0f64);
@@ -581,10 +558,7 @@ fn f32_output_when_downstream_asks() {
     assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
     let b = h.pull().unwrap();
     let map = b.map_readable().unwrap();
-    let peak = map
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).abs())
-        .fold(0.0f32, f32::max);
+    let peak = support::f32le_peak(&map);
     assert!(peak > 0.05 && peak <= 1.0, "peak {peak}");
 }
 
@@ -614,10 +588,7 @@ fn latency_query_adds_ours_to_upstream() {
 #[test]
 fn late_cue_with_live_upstream_is_shifted_with_a_warning() {
     init();
-    let mut h = gst_check::Harness::new("neuraltts");
-    let element = h.element().unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
+    let (mut h, element, bus) = support::harness_with_bus("neuraltts");
     h.use_testclock();
     h.play();
     h.set_src_caps_str(UTF8);
@@ -777,19 +748,10 @@ fn missing_model_fails_the_state_change_with_an_error_naming_it() {
     init();
     let pipeline =
         gst::parse::launch("fakesrc ! neuraltts model=/nonexistent/voice.onnx ! fakesink").unwrap();
-    assert!(pipeline.set_state(gst::State::Paused).is_err());
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
-        .expect("error message");
-    let gst::MessageView::Error(err) = msg.view() else {
-        unreachable!()
-    };
+    let err = support::start_fails(&pipeline, gst::ClockTime::from_seconds(5));
     assert!(
         err.error().to_string().contains("/nonexistent/voice.onnx"),
         "{}",
         err.error()
     );
-    pipeline.set_state(gst::State::Null).unwrap();
 }

@@ -4,14 +4,10 @@
 //! clear errors for a bad model.
 
 use gst::prelude::*;
+use neural_media_test_support::{self as support, rms, s16le_samples};
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstneuraltts::plugin_register_static().expect("register neuraltts");
-    });
+    support::init_once(gstneuraltts::plugin_register_static);
 }
 
 /// Deterministic output: no generator or duration noise.
@@ -24,29 +20,12 @@ struct Spoken {
 
 impl Spoken {
     fn samples(&self) -> Vec<i16> {
-        self.buffers
-            .iter()
-            .flat_map(|b| {
-                let map = b.map_readable().unwrap();
-                map.chunks_exact(2)
-                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        self.buffers.iter().flat_map(s16le_samples).collect()
     }
 
     fn seconds(&self) -> f64 {
         self.samples().len() as f64 / 22050.0
     }
-}
-
-fn rms(samples: &[i16]) -> f64 {
-    (samples
-        .iter()
-        .map(|&s| f64::from(s) * f64::from(s))
-        .sum::<f64>()
-        / samples.len().max(1) as f64)
-        .sqrt()
 }
 
 /// Runs the source in a Harness until EOS.
@@ -153,10 +132,7 @@ fn f32_output_is_negotiated_when_asked() {
         "F32LE"
     );
     let map = buffer.map_readable().unwrap();
-    let peak = map
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).abs())
-        .fold(0.0f32, f32::max);
+    let peak = support::f32le_peak(&map);
     assert!(peak > 0.05 && peak <= 1.0, "peak {peak}");
 }
 
@@ -230,25 +206,13 @@ fn text_file_is_spoken_and_sentence_messages_carry_timings() {
 fn missing_model_fails_the_state_change_with_an_error_naming_it() {
     init();
     let pipeline =
-        gst::parse::launch("neuralttssrc model=/nonexistent/voice.onnx text=hi ! fakesink")
-            .unwrap()
-            .downcast::<gst::Pipeline>()
-            .unwrap();
-    assert!(pipeline.set_state(gst::State::Paused).is_err());
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
-        .expect("error message");
-    let gst::MessageView::Error(err) = msg.view() else {
-        unreachable!()
-    };
+        support::pipeline("neuralttssrc model=/nonexistent/voice.onnx text=hi ! fakesink");
+    let err = support::start_fails(&pipeline, gst::ClockTime::from_seconds(5));
     assert!(
         err.error().to_string().contains("/nonexistent/voice.onnx"),
         "{}",
         err.error()
     );
-    pipeline.set_state(gst::State::Null).unwrap();
 
     // The same element then works with a good model.
     let src = pipeline.by_name("neuralttssrc0").unwrap();
@@ -269,17 +233,10 @@ fn missing_model_fails_the_state_change_with_an_error_naming_it() {
 #[test]
 fn live_source_sends_silence_then_speaks_pushed_text() {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = support::pipeline(&format!(
         "neuralttssrc name=src is-live=true {QUIET} ! appsink name=sink sync=true"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = support::app_sink(&pipeline, "sink");
     let src = pipeline.by_name("src").unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
 
@@ -305,14 +262,9 @@ fn live_source_sends_silence_then_speaks_pushed_text() {
         }
     }
     let speech = speech.expect("speech arrives after push-text");
-    let map = speech.map_readable().unwrap();
-    let samples: Vec<i16> = map
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
+    let samples = s16le_samples(&speech);
     assert!(rms(&samples) > 500.0);
     // Still alive afterwards: more silence, no EOS.
-    drop(map);
     let next = pull(&sink);
     assert!(next.pts().unwrap() >= speech.pts().unwrap() + speech.duration().unwrap());
     let mut q = gst::query::Latency::new();
@@ -345,15 +297,8 @@ fn clause_chunking_sends_each_clause_as_soon_as_it_is_ready() {
 #[test]
 fn live_source_runs_in_real_time_even_without_a_syncing_sink() {
     init();
-    let pipeline = gst::parse::launch("neuralttssrc is-live=true ! appsink name=sink sync=false")
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let pipeline = support::pipeline("neuralttssrc is-live=true ! appsink name=sink sync=false");
+    let sink = support::app_sink(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).unwrap();
     let started = std::time::Instant::now();
     let mut last_end = gst::ClockTime::ZERO;

@@ -16,33 +16,22 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
+use neural_media_test_support::{self as support, copy_to, in_child, reach};
 
 fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstneuraltts::plugin_register_static().expect("register neuraltts");
-    });
+    support::init_once(gstneuraltts::plugin_register_static);
 }
 
 const TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(60);
 
 fn tmp_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("tts-robustness-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::tmp_dir(env!("CARGO_TARGET_TMPDIR"), "tts-robustness")
 }
 
 fn voice() -> PathBuf {
-    let path = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE);
-    assert!(
-        path.is_file(),
-        "{} missing: run scripts/setup.sh",
-        path.display()
-    );
-    path
+    support::provisioned(neural_media::assets::data_file(
+        neural_media::assets::DEFAULT_VOICE,
+    ))
 }
 
 /// A short SRT file with `cues` one-second cues, one every two seconds.
@@ -63,10 +52,7 @@ fn srt(name: &str, cues: usize) -> PathBuf {
 
 fn pipeline(description: &str) -> gst::Pipeline {
     init();
-    gst::parse::launch(description)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap()
+    support::pipeline(description)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -94,10 +80,7 @@ fn warnings_and_errors(bus: &gst::Bus) -> (Vec<String>, usize) {
 #[test]
 fn invalid_utf8_buffers_warn_and_the_stream_goes_on() {
     init();
-    let mut h = gst_check::Harness::new("neuraltts");
-    let element = h.element().unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
+    let (mut h, element, bus) = support::harness_with_bus("neuraltts");
     element.set_property("noise-w", 0.0f64);
     h.set_src_caps_str("text/x-raw,format=utf8");
     let cues: &[(&[u8], bool)] = &[
@@ -196,46 +179,16 @@ fn hostile_text_is_spoken_by_the_source() {
 
 /// Tries to start `pipeline`: the state change must fail with an ERROR message on the bus.
 fn start_fails(pipeline: &gst::Pipeline) -> String {
-    assert!(
-        pipeline.set_state(gst::State::Paused).is_err(),
-        "state change should fail"
-    );
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(TIMEOUT, &[gst::MessageType::Error])
-        .expect("error message");
-    let gst::MessageView::Error(err) = msg.view() else {
-        unreachable!()
-    };
-    pipeline.set_state(gst::State::Null).unwrap();
-    format!("{} ({:?})", err.error(), err.debug())
+    support::start_fails(pipeline, TIMEOUT).to_string()
 }
 
 /// Plays `pipeline` (finite source) to EOS: the sink must have received audio.
 fn plays_to_eos(pipeline: &gst::Pipeline) {
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("starts with the good voice");
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(TIMEOUT, &[gst::MessageType::Eos, gst::MessageType::Error])
-        .expect("EOS");
-    if let gst::MessageView::Error(err) = msg.view() {
-        panic!("error: {} ({:?})", err.error(), err.debug());
-    }
+    support::play_to_eos(pipeline, TIMEOUT);
     let sink = pipeline.by_name("sink").unwrap();
     let sample = sink.property::<Option<gst::Sample>>("last-sample");
     assert!(sample.is_some(), "audio reached the sink");
     pipeline.set_state(gst::State::Null).unwrap();
-}
-
-fn copy_to(src: &Path, dst: &Path, len: Option<usize>) -> PathBuf {
-    let data = std::fs::read(src).unwrap();
-    let len = len.map_or(data.len(), |l| l.min(data.len()));
-    std::fs::write(dst, &data[..len]).unwrap();
-    dst.to_path_buf()
 }
 
 fn with_json(path: &Path) -> PathBuf {
@@ -333,50 +286,13 @@ fn bad_voices_fail_the_filter_and_the_same_element_recovers() {
     );
 }
 
-/// Runs this test again in a child process with `env` set (the ONNX Runtime library is global to
-/// a process: only a fresh one shows what a bad library does). Returns true in the child.
-fn in_child(test: &str, env: &[(&str, &str)]) -> bool {
-    const CHILD: &str = "TTS_ROBUSTNESS_CHILD";
-    if std::env::var_os(CHILD).is_some() {
-        return true;
-    }
-    let out = tmp_dir().join(format!("{test}.out"));
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::process::Stdio::inherit());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("spawn the test binary");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child process timed out");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = std::fs::read_to_string(&out).unwrap();
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "child process: {status}\n{stdout}"
-    );
-    false
-}
-
 #[test]
 fn a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it() {
     let missing = "/nonexistent/libonnxruntime.so.1.32.0";
     if !in_child(
         "a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it",
         &[("ORT_DYLIB_PATH", missing)],
+        &tmp_dir(),
     ) {
         return;
     }
@@ -400,42 +316,6 @@ fn a_missing_or_wrong_onnx_runtime_library_is_an_error_naming_it() {
 // ---------------------------------------------------------------------------------------------
 // State storms
 
-fn count_entries(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
-fn threads_and_fds() -> (usize, usize) {
-    (
-        count_entries("/proc/self/task"),
-        count_entries("/proc/self/fd"),
-    )
-}
-
-/// Sets `state` and waits (bounded) until the pipeline is there.
-fn reach(pipeline: &gst::Pipeline, state: gst::State) {
-    pipeline
-        .set_state(state)
-        .unwrap_or_else(|e| panic!("set {state:?}: {e}"));
-    let (result, current, pending) = pipeline.state(gst::ClockTime::from_seconds(20));
-    assert!(
-        result.is_ok() && current == state,
-        "stuck going to {state:?}: {result:?}, at {current:?}, pending {pending:?}"
-    );
-}
-
-fn assert_no_error(pipeline: &gst::Pipeline) {
-    if let Some(msg) = pipeline
-        .bus()
-        .unwrap()
-        .pop_filtered(&[gst::MessageType::Error])
-    {
-        let gst::MessageView::Error(err) = msg.view() else {
-            unreachable!()
-        };
-        panic!("error: {} ({:?})", err.error(), err.debug());
-    }
-}
-
 /// Each NULL→PLAYING loads the 60 MB voice and starts synthesising (~0.7 s a cycle on 2 cores):
 /// 20 cycles per element rather than 200 keep each storm near 15 s. PAUSED↔PLAYING does not
 /// reload: 200 cycles.
@@ -444,40 +324,15 @@ const PAUSE_CYCLES: usize = 200;
 
 fn storm(description: &str, push_text: bool) {
     let p = pipeline(description);
-    // Warm up: ONNX Runtime and GStreamer's thread pools are created once per process.
-    reach(&p, gst::State::Playing);
-    reach(&p, gst::State::Null);
-    let (threads, fds) = threads_and_fds();
-    let start = Instant::now();
-    for _ in 0..LOADING_CYCLES {
-        reach(&p, gst::State::Playing);
-        reach(&p, gst::State::Null);
-    }
-    let loading = start.elapsed();
-    reach(&p, gst::State::Playing);
     let src = p.by_name("src");
-    for i in 0..PAUSE_CYCLES {
+    support::state_storm(&p, description, LOADING_CYCLES, PAUSE_CYCLES, |i| {
         if push_text && i % 50 == 0 {
             let _: bool = src
                 .as_ref()
                 .unwrap()
                 .emit_by_name("push-text", &[&"Pushed while cycling."]);
         }
-        reach(&p, gst::State::Paused);
-        reach(&p, gst::State::Playing);
-    }
-    reach(&p, gst::State::Null);
-    assert_no_error(&p);
-    let (threads_after, fds_after) = threads_and_fds();
-    eprintln!(
-        "{description}: {LOADING_CYCLES} NULL→PLAYING→NULL in {loading:?}, {PAUSE_CYCLES} \
-         PAUSED↔PLAYING: threads {threads}→{threads_after}, fds {fds}→{fds_after}"
-    );
-    assert!(
-        threads_after <= threads + 4,
-        "threads {threads}→{threads_after}"
-    );
-    assert!(fds_after <= fds + 4, "fds {fds}→{fds_after}");
+    });
 }
 
 #[test]
