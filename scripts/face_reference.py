@@ -48,7 +48,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("NEURAL_MEDIA_DATA_DIR") or os.path.join(ROOT, "data")
 MODEL = os.path.join(DATA, "models", "face", "emotion-mini-xception.onnx")
-DESCRIPTOR = os.path.join(DATA, "models", "face", "emotion-mini-xception.json")
+DESCRIPTOR = os.path.join(DATA, "models", "face", "emotion-mini-xception.onnx.json")
 MEDIA = os.path.join(DATA, "media")
 
 EXACT_SIZE = 96

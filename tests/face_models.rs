@@ -444,7 +444,7 @@ fn bad_models_are_errors_naming_the_file() {
     let voice = assets::data_file(assets::DEFAULT_VOICE);
     assert!(voice.is_file(), "{} must be provisioned", voice.display());
     expect_model_error(FaceDetector::load(&voice, &options()), &voice);
-    let descriptor = classifier_path().with_extension("json");
+    let descriptor = assets::descriptor_beside(&classifier_path());
     expect_model_error(
         ExpressionClassifier::load(&voice, Some(&descriptor), &options()),
         &voice,
@@ -467,6 +467,21 @@ fn bad_models_are_errors_naming_the_file() {
             }
             other => panic!("expected a config error, got {other:?}"),
         }
+    }
+    // A model without the descriptor beside it: the error says where the descriptor is expected.
+    let lone = dir.join("lone.onnx");
+    std::fs::copy(classifier_path(), &lone).unwrap();
+    match ExpressionClassifier::load(&lone, None, &options()) {
+        Err(e @ Error::Config { .. }) => assert_eq!(
+            e.to_string(),
+            format!(
+                "invalid configuration {dir}/lone.onnx.json: No such file or directory (os error 2); \
+                 the classifier descriptor of {dir}/lone.onnx is expected next to it, as \
+                 lone.onnx.json (the model's file name with .json appended)",
+                dir = dir.display()
+            )
+        ),
+        other => panic!("expected a config error, got {other:?}"),
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Facial-expression classifier described by a JSON [`Descriptor`].
 //!
-//! The descriptor (by default the model path with a `.json` extension) says how to crop and
-//! normalise a face and how to read the output, so another classifier can be swapped in:
+//! The descriptor says how to crop and normalise a face and how to read the output, so another
+//! classifier can be swapped in. By default it is beside the model, named after the model's file
+//! name with `.json` appended (`emotion-mini-xception.onnx.json`; the rule of [`crate::assets`]):
 //!
 //! ```json
 //! { "name": "mini-Xception (FER2013)",
@@ -20,7 +21,7 @@
 //! [`super::frame`]), and each value becomes `pixel · scale + offset`. All faces of a frame run as
 //! one batch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
@@ -200,24 +201,25 @@ pub fn softmax(values: &mut [f32]) {
 pub struct ExpressionClassifier {
     model: Model,
     descriptor: Descriptor,
-    descriptor_path: PathBuf,
     /// The model's batch dimension is fixed to 1: run faces one by one.
     single: bool,
     input: Vec<f32>,
 }
 
 impl ExpressionClassifier {
-    /// Loads the model and its descriptor (`None`: the model path with a `.json` extension) and
-    /// checks that they agree.
+    /// Loads the model and its descriptor (`None`: the one beside the model,
+    /// [`descriptor_beside`](crate::assets::descriptor_beside)) and checks that they agree.
     pub fn load(
         model_path: &Path,
         descriptor_path: Option<&Path>,
         options: &SessionOptions,
     ) -> Result<ExpressionClassifier> {
-        let descriptor_path = descriptor_path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| model_path.with_extension("json"));
-        let descriptor = Descriptor::from_file(&descriptor_path)?;
+        let (descriptor, descriptor_path) = crate::assets::read_descriptor(
+            model_path,
+            descriptor_path,
+            "classifier descriptor",
+            Descriptor::from_file,
+        )?;
         let model = Model::load(model_path, options)?;
         model.require_io(&[&descriptor.input.name], &[&descriptor.output.name])?;
         let shape_of = |outlets: &[ort::value::Outlet], name: &str| {
@@ -280,7 +282,6 @@ impl ExpressionClassifier {
         Ok(ExpressionClassifier {
             model,
             descriptor,
-            descriptor_path,
             single,
             input: Vec::new(),
         })
@@ -294,11 +295,6 @@ impl ExpressionClassifier {
     /// The descriptor.
     pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
-    }
-
-    /// Where the descriptor was read from.
-    pub fn descriptor_path(&self) -> &Path {
-        &self.descriptor_path
     }
 
     /// The execution provider in use.

@@ -197,7 +197,8 @@ impl ExpressionAnnotator {
         }
     }
 
-    /// Loads both models (`descriptor`: None for the classifier path with `.json`).
+    /// Loads both models (`descriptor`: None for the one beside the classifier,
+    /// `<classifier file name>.json`).
     pub fn load(
         detector: &Path,
         classifier: &Path,

@@ -351,13 +351,6 @@ impl ExpressionSmoother {
     pub fn raw(&self) -> &[f32] {
         &self.raw
     }
-
-    /// Forgets everything.
-    pub fn reset(&mut self) {
-        self.model.reset();
-        self.hysteresis.reset();
-        self.raw.clear();
-    }
 }
 
 #[cfg(test)]

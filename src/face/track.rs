@@ -63,11 +63,6 @@ impl<S> Track<S> {
         self.bbox
     }
 
-    /// Number of detections matched to this track.
-    pub fn hits(&self) -> u32 {
-        self.hits
-    }
-
     /// Frames since the last matched detection.
     pub fn frames_since_update(&self) -> u32 {
         self.frames_since_update

@@ -273,23 +273,19 @@ pub struct Voice {
 
 impl Voice {
     /// Loads a voice: the model, and its configuration from `config_path` (default: the model
-    /// path with `.json` appended, piper's convention). Errors name the file at fault.
+    /// path with `.json` appended, piper's convention: [`crate::assets::descriptor_beside`]).
+    /// Errors name the file at fault; a missing model is reported before its configuration.
     pub fn load(
         model_path: &Path,
         config_path: Option<&Path>,
         options: &SessionOptions,
     ) -> Result<Voice> {
-        let default_config;
-        let config_path = match config_path {
-            Some(p) => p,
-            None => {
-                let mut p = model_path.as_os_str().to_owned();
-                p.push(".json");
-                default_config = PathBuf::from(p);
-                &default_config
-            }
-        };
-        let config = VoiceConfig::load(config_path)?;
+        let (config, _) = crate::assets::read_descriptor(
+            model_path,
+            config_path,
+            "voice configuration",
+            VoiceConfig::load,
+        )?;
         let synth =
             Synthesizer::load(model_path, config.sample_rate, config.num_speakers, options)?;
         tracing::info!(

@@ -429,7 +429,7 @@ fn bad_models_fail_the_state_change_and_the_same_element_recovers() {
     let detector = neural_media::assets::data_file(neural_media::assets::DEFAULT_FACE_DETECTOR);
     let classifier =
         neural_media::assets::data_file(neural_media::assets::DEFAULT_EXPRESSION_CLASSIFIER);
-    let descriptor = classifier.with_extension("json");
+    let descriptor = neural_media::assets::descriptor_beside(&classifier);
     let voice = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE);
     let size = std::fs::metadata(&detector).unwrap().len() as usize;
 
@@ -437,13 +437,13 @@ fn bad_models_fail_the_state_change_and_the_same_element_recovers() {
     let truncated = copy_to(&detector, &dir.join("truncated.onnx"), Some(size / 2));
     // A detector posing as a classifier, with a valid descriptor beside it.
     let detector_as_classifier = copy_to(&detector, &dir.join("posing.onnx"), None);
-    copy_to(&descriptor, &dir.join("posing.json"), None);
+    copy_to(&descriptor, &dir.join("posing.onnx.json"), None);
     // A real classifier whose descriptor is missing, does not parse, or lacks fields.
     let no_descriptor = copy_to(&classifier, &dir.join("nodesc.onnx"), None);
     let bad_json = copy_to(&classifier, &dir.join("badjson.onnx"), None);
-    std::fs::write(dir.join("badjson.json"), "{ \"input\": [1, 2,").unwrap();
+    std::fs::write(dir.join("badjson.onnx.json"), "{ \"input\": [1, 2,").unwrap();
     let no_fields = copy_to(&classifier, &dir.join("nofields.onnx"), None);
-    std::fs::write(dir.join("nofields.json"), "{}").unwrap();
+    std::fs::write(dir.join("nofields.onnx.json"), "{}").unwrap();
 
     // (property, file, the file the error names, a word of the reason)
     let cases: Vec<(&str, PathBuf, PathBuf, &str)> = vec![
@@ -459,7 +459,7 @@ fn bad_models_fail_the_state_change_and_the_same_element_recovers() {
         (
             "classifier-model",
             voice.clone(),
-            voice.with_extension("json"),
+            neural_media::assets::descriptor_beside(&voice),
             "",
         ),
         (
@@ -471,19 +471,19 @@ fn bad_models_fail_the_state_change_and_the_same_element_recovers() {
         (
             "classifier-model",
             no_descriptor.clone(),
-            no_descriptor.with_extension("json"),
-            "No such file",
+            neural_media::assets::descriptor_beside(&no_descriptor),
+            "is expected next to it, as nodesc.onnx.json",
         ),
         (
             "classifier-model",
             bad_json.clone(),
-            bad_json.with_extension("json"),
+            neural_media::assets::descriptor_beside(&bad_json),
             "",
         ),
         (
             "classifier-model",
             no_fields.clone(),
-            no_fields.with_extension("json"),
+            neural_media::assets::descriptor_beside(&no_fields),
             "missing field",
         ),
     ];

@@ -234,7 +234,7 @@ fn bad_voices() -> Vec<(PathBuf, PathBuf, &'static str)> {
     vec![
         (
             PathBuf::from("/nonexistent/voice.onnx"),
-            PathBuf::from("/nonexistent/voice.onnx.json"),
+            PathBuf::from("/nonexistent/voice.onnx"),
             "No such file",
         ),
         (empty.clone(), empty, "empty"),

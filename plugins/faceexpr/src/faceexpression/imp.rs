@@ -471,7 +471,7 @@ impl ObjectImpl for FaceExpression {
                     .build(),
                 glib::ParamSpecString::builder("classifier-model")
                     .nick("Classifier model")
-                    .blurb("Expression classifier (.onnx) with its descriptor (.json) beside it; default: the provisioned mini-Xception")
+                    .blurb("Expression classifier (.onnx) with its descriptor (.onnx.json) beside it; default: the provisioned mini-Xception")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("detection-size")
