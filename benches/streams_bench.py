@@ -80,6 +80,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benches"
 sys.path.insert(0, str(BENCH))
+sys.dont_write_bytecode = True  # no benches/__pycache__ from these imports
 import face_bench  # noqa: E402  (stdlib only at import time)
 import tts_bench  # noqa: E402
 
