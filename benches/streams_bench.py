@@ -755,6 +755,7 @@ def main() -> int:
             "plugin_dir": str(args.plugin_dir),
             "streams": streams,
             "frames": args.frames or VIDEO_FRAMES,
+            "keys": "video VARIANT N | python THREADS N | tts N | seek | paragraph element|piper",
             "runs": {" ".join(map(str, k)): v for k, v in results.items()},
             "summary": summary,
         }
