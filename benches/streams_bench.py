@@ -208,19 +208,27 @@ def worker_video(variant: str, n: int, frames: int) -> dict:
 
 def worker_python(threads: int, frames: int) -> dict:
     """face_bench.worker_python, held at a barrier once its sessions are built."""
-    import cv2  # noqa: F401  (imported before the barrier, like the sessions)
+    import cv2  # imported before the barrier, like the sessions
     import onnxruntime  # noqa: F401
 
     build = face_bench.ort_sessions
+    kept = []  # sessions and capture outlive worker_python: their threads count at the end
 
     def gated(*args, **kwargs):
         sessions = build(*args, **kwargs)
+        kept.append(sessions)
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":
             raise SystemExit("python: no go")
         return sessions
 
+    class KeptCapture(cv2.VideoCapture):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            kept.append(self)
+
     face_bench.ort_sessions = gated
+    cv2.VideoCapture = KeptCapture
     result = face_bench.worker_python("640x360", 1, threads, frames)
     end = time.perf_counter()  # CLOCK_MONOTONIC: comparable between the N processes
     return {**result, "start": end - result["wall_s"], "end": end, **proc_status()}
