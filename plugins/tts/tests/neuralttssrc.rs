@@ -206,7 +206,7 @@ fn text_file_is_spoken_and_sentence_messages_carry_timings() {
 fn missing_model_fails_the_state_change_with_an_error_naming_it() {
     init();
     let pipeline =
-        support::pipeline("neuralttssrc model=/nonexistent/voice.onnx text=hi ! fakesink");
+        support::pipeline("neuralttssrc name=src model=/nonexistent/voice.onnx text=hi ! fakesink");
     let err = support::start_fails(&pipeline, gst::ClockTime::from_seconds(5));
     assert!(
         err.error().to_string().contains("/nonexistent/voice.onnx"),
@@ -215,7 +215,7 @@ fn missing_model_fails_the_state_change_with_an_error_naming_it() {
     );
 
     // The same element then works with a good model.
-    let src = pipeline.by_name("neuralttssrc0").unwrap();
+    let src = pipeline.by_name("src").unwrap();
     src.set_property("model", None::<String>);
     pipeline.set_state(gst::State::Playing).unwrap();
     let msg = pipeline
