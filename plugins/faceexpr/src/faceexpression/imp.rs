@@ -112,37 +112,27 @@ impl Default for Settings {
 
 impl Settings {
     fn annotator_config(&self) -> AnnotatorConfig {
-        let defaults = AnnotatorConfig::default();
         let stickiness = self.stickiness as f32;
         let smoothing = match self.smoothing {
             Smoothing::None => face::Smoothing::None,
             Smoothing::Ema => face::Smoothing::Ema {
                 alpha: (1.0 - stickiness).max(0.01),
             },
-            Smoothing::Hmm => match defaults.smoothing {
-                face::Smoothing::Hmm { temperature, .. } => face::Smoothing::Hmm {
-                    stickiness,
-                    temperature,
-                },
-                _ => face::Smoothing::Hmm {
-                    stickiness,
-                    temperature: 1.0,
-                },
-            },
+            Smoothing::Hmm => face::Smoothing::hmm(stickiness),
         };
-        AnnotatorConfig {
-            detector: face::DetectorConfig {
-                detection_size: self.detection_size,
-                threshold: self.detection_threshold as f32,
-                nms_threshold: self.nms_threshold as f32,
-                min_face_size: self.min_face_size as f32,
-                max_faces: self.max_faces as usize,
-            },
+        let detector = face::DetectorConfig {
+            detection_size: self.detection_size,
+            threshold: self.detection_threshold as f32,
+            nms_threshold: self.nms_threshold as f32,
+            min_face_size: self.min_face_size as f32,
+            max_faces: self.max_faces as usize,
+        };
+        AnnotatorConfig::new(
+            detector,
             smoothing,
-            inference_interval: self.inference_interval,
-            classify_interval: self.classify_interval,
-            ..defaults
-        }
+            self.inference_interval,
+            self.classify_interval,
+        )
     }
 }
 
