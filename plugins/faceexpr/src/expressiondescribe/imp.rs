@@ -39,6 +39,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::narrator::{Narrator, Rules, render};
+use crate::meta;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -112,20 +113,14 @@ fn text_caps() -> gst::Caps {
         .build()
 }
 
-/// The `(track id, label)` of each face meta on `buffer`; the track id is the `expression`
-/// param's `track-id`, or the meta's id.
+/// The `(track id, label)` of each face meta on `buffer` that has a label; the track id is the
+/// `expression` param's `track-id`, or the meta's id.
 fn faces(buffer: &gst::BufferRef) -> Vec<(u64, String)> {
-    buffer
-        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .filter(|meta| meta.roi_type() == "face")
-        .filter_map(|meta| {
-            let expression = meta.param("expression")?;
-            let label = expression.get::<String>("label").ok()?;
-            let id = expression
-                .get::<u64>("track-id")
-                .ok()
-                .or_else(|| u64::try_from(meta.id()).ok())?;
-            Some((id, label))
+    meta::faces(buffer)
+        .into_iter()
+        .filter_map(|face| {
+            let id = face.track_id()?;
+            Some((id, face.expression?.label?))
         })
         .collect()
 }
