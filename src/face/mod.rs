@@ -70,16 +70,28 @@ pub struct AnnotatorConfig {
     pub classify_interval: u32,
 }
 
+impl AnnotatorConfig {
+    /// These detector, smoothing and interval settings with the default tracker and hysteresis.
+    pub fn new(
+        detector: DetectorConfig,
+        smoothing: Smoothing,
+        inference_interval: u32,
+        classify_interval: u32,
+    ) -> AnnotatorConfig {
+        AnnotatorConfig {
+            detector,
+            tracker: TrackerConfig::default(),
+            smoothing,
+            hysteresis: HysteresisConfig::default(),
+            inference_interval,
+            classify_interval,
+        }
+    }
+}
+
 impl Default for AnnotatorConfig {
     fn default() -> Self {
-        AnnotatorConfig {
-            detector: DetectorConfig::default(),
-            tracker: TrackerConfig::default(),
-            smoothing: Smoothing::default(),
-            hysteresis: HysteresisConfig::default(),
-            inference_interval: 1,
-            classify_interval: 1,
-        }
+        AnnotatorConfig::new(DetectorConfig::default(), Smoothing::default(), 1, 1)
     }
 }
 
@@ -166,7 +178,9 @@ struct FaceState {
     /// The box the landmarks belong to.
     landmarks_box: BBox,
     last_classified: Option<u64>,
-    reported_label: Option<usize>,
+    /// A label change from the hysteresis not reported yet, as `(old, new)` label indices: it
+    /// waits for a frame on which the face is visible (changes in between merge into one).
+    unreported: Option<(Option<usize>, usize)>,
 }
 
 /// Detector + classifier + tracker + per-face temporal model.
@@ -349,7 +363,10 @@ impl ExpressionAnnotator {
                         .state
                         .smoother
                         .get_or_insert_with(|| ExpressionSmoother::new(smoothing, hysteresis));
-                    smoother.update(raw);
+                    if let Some((old, new)) = smoother.update(raw) {
+                        let old = track.state.unreported.map_or(old, |(first, _)| first);
+                        track.state.unreported = Some((old, new));
+                    }
                     track.state.last_classified = Some(n);
                 }
             }
@@ -378,13 +395,16 @@ impl ExpressionAnnotator {
             let raw_probabilities = smoother.raw().to_vec();
             let raw_label_index = temporal::argmax(&raw_probabilities).map_or(0, |(i, _)| i);
             let probabilities = smoother.probabilities().to_vec();
-            if state.reported_label != Some(label_index) {
+            // Reported only now that the face is visible; back where it was reported from is no
+            // change.
+            if let Some((old, new)) = state.unreported.take()
+                && old != Some(new)
+            {
                 changes.push(ExpressionChange {
                     track_id: id,
-                    old: state.reported_label.map(label),
-                    new: label(label_index),
+                    old: old.map(label),
+                    new: label(new),
                 });
-                state.reported_label = Some(label_index);
             }
             let (ox, oy) = state.landmarks_box.center();
             faces.push(FaceAnnotation {

@@ -50,14 +50,24 @@ pub enum Smoothing {
 
 impl Default for Smoothing {
     fn default() -> Self {
-        Smoothing::Hmm {
-            stickiness: 0.9,
-            temperature: 1.0,
-        }
+        Smoothing::hmm(Smoothing::DEFAULT_STICKINESS)
     }
 }
 
 impl Smoothing {
+    /// Stickiness of the default HMM filter.
+    pub const DEFAULT_STICKINESS: f32 = 0.9;
+    /// Emission temperature of the HMM filter unless told otherwise: the probabilities as they are.
+    pub const DEFAULT_TEMPERATURE: f32 = 1.0;
+
+    /// The HMM forward filter with this stickiness and the default temperature.
+    pub fn hmm(stickiness: f32) -> Smoothing {
+        Smoothing::Hmm {
+            stickiness,
+            temperature: Smoothing::DEFAULT_TEMPERATURE,
+        }
+    }
+
     /// A fresh model of this kind.
     pub fn build(&self) -> Box<dyn SequenceModel> {
         match *self {

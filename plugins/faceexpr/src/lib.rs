@@ -9,6 +9,7 @@ mod expressiondescribe;
 mod expressionoverlay;
 mod faceexpression;
 mod formats;
+mod meta;
 
 neural_media_gst::define_execution_provider!("GstNmFaceExprExecutionProvider");
 

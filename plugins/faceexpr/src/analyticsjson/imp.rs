@@ -35,6 +35,7 @@ use super::json::{
     BoundingBox, Detection, Expression, FaceObject, FrameRecord, Probabilities, Resolution,
 };
 use super::mqtt::{self, MqttPublisher};
+use crate::meta::{self, FaceMeta};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -101,68 +102,41 @@ pub struct AnalyticsJson {
     state: Mutex<Option<State>>,
 }
 
-/// Reads one face ROI meta the way `expressionoverlay` does; absent param fields are left out.
-fn face_from_meta(
-    meta: &gst_video::VideoRegionOfInterestMeta,
-    resolution: Resolution,
-) -> FaceObject {
-    let (x, y, w, h) = meta.rect();
-    let mut face = FaceObject {
-        id: i64::from(meta.id()),
+/// One face of the record, from its ROI meta; absent param fields are left out.
+fn face_object(meta: FaceMeta, resolution: Resolution) -> FaceObject {
+    let (x, y, w, h) = meta.rect;
+    let has_expression = meta.expression.is_some() || meta.probabilities.is_some();
+    let param = meta.expression.unwrap_or_default();
+    let expression = has_expression.then(|| Expression {
+        label: param.label,
+        confidence: param.confidence,
+        raw_label: param.raw_label,
+        probabilities: Probabilities(meta.probabilities.unwrap_or_default()),
+    });
+    FaceObject {
+        id: param
+            .track_id
+            .and_then(|id| i64::try_from(id).ok())
+            .unwrap_or(i64::from(meta.id)),
         detection: Detection {
-            bounding_box: BoundingBox::normalised((x, y, w, h), resolution),
-            confidence: None,
-            label: meta.roi_type().to_string(),
+            bounding_box: BoundingBox::normalised(meta.rect, resolution),
+            confidence: param.detection_confidence,
+            label: meta::ROI_TYPE.to_string(),
             label_id: 0,
         },
         x,
         y,
         w,
         h,
-        expression: None,
-        landmarks: Vec::new(),
-        frames: None,
-    };
-    let mut expression = Expression::default();
-    let mut has_expression = false;
-    if let Some(expr) = meta.param("expression") {
-        has_expression = true;
-        expression.label = expr.get::<String>("label").ok();
-        expression.confidence = expr.get::<f64>("confidence").ok();
-        expression.raw_label = expr.get::<String>("raw-label").ok();
-        if let Some(id) = expr
-            .get::<u64>("track-id")
-            .ok()
-            .and_then(|id| i64::try_from(id).ok())
-        {
-            face.id = id;
-        }
-        face.frames = expr.get::<u64>("frames").ok();
-        face.detection.confidence = expr.get::<f64>("detection-confidence").ok();
+        expression,
+        landmarks: meta
+            .landmarks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(x, y)| [x, y])
+            .collect(),
+        frames: param.frames,
     }
-    if let Some(probs) = meta.param("probabilities") {
-        has_expression = true;
-        expression.probabilities = Probabilities(
-            probs
-                .iter()
-                .filter_map(|(name, value)| Some((name.to_string(), value.get::<f64>().ok()?)))
-                .collect(),
-        );
-    }
-    if has_expression {
-        face.expression = Some(expression);
-    }
-    if let Some(lm) = meta.param("landmarks") {
-        face.landmarks = (0..5)
-            .filter_map(|k| {
-                Some([
-                    lm.get::<f64>(format!("x{k}")).ok()?,
-                    lm.get::<f64>(format!("y{k}")).ok()?,
-                ])
-            })
-            .collect();
-    }
-    face
 }
 
 impl AnalyticsJson {
@@ -236,10 +210,9 @@ impl AnalyticsJson {
         let Some(resolution) = state.resolution else {
             return Err(gst::FlowError::NotNegotiated);
         };
-        let objects: Vec<FaceObject> = buffer
-            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-            .filter(|meta| meta.roi_type() == "face")
-            .map(|meta| face_from_meta(&meta, resolution))
+        let objects: Vec<FaceObject> = meta::faces(buffer)
+            .into_iter()
+            .map(|face| face_object(face, resolution))
             .collect();
         if objects.is_empty() && !include_empty {
             return Ok(gst::FlowSuccess::Ok);

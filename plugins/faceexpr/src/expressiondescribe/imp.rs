@@ -39,6 +39,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::narrator::{Narrator, Rules, render};
+use crate::meta;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -112,20 +113,14 @@ fn text_caps() -> gst::Caps {
         .build()
 }
 
-/// The `(track id, label)` of each face meta on `buffer`; the track id is the `expression`
-/// param's `track-id`, or the meta's id.
+/// The `(track id, label)` of each face meta on `buffer` that has a label; the track id is the
+/// `expression` param's `track-id`, or the meta's id.
 fn faces(buffer: &gst::BufferRef) -> Vec<(u64, String)> {
-    buffer
-        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .filter(|meta| meta.roi_type() == "face")
-        .filter_map(|meta| {
-            let expression = meta.param("expression")?;
-            let label = expression.get::<String>("label").ok()?;
-            let id = expression
-                .get::<u64>("track-id")
-                .ok()
-                .or_else(|| u64::try_from(meta.id()).ok())?;
-            Some((id, label))
+    meta::faces(buffer)
+        .into_iter()
+        .filter_map(|face| {
+            let id = face.track_id()?;
+            Some((id, face.expression?.label?))
         })
         .collect()
 }
@@ -426,6 +421,33 @@ impl ExpressionDescribe {
     }
 }
 
+impl ExpressionDescribe {
+    /// A pad from the class's template `name`, with these event and query handlers.
+    fn pad_builder(
+        klass: &<Self as ObjectSubclass>::Class,
+        name: &str,
+        event: fn(&Self, &gst::Pad, gst::Event) -> bool,
+        query: fn(&Self, &gst::Pad, &mut gst::QueryRef) -> bool,
+    ) -> gst::PadBuilder<gst::Pad> {
+        let templ = klass.pad_template(name).expect("pad template");
+        gst::Pad::builder_from_template(&templ)
+            .event_function(move |pad, parent, e| {
+                ExpressionDescribe::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| event(imp, pad, e),
+                )
+            })
+            .query_function(move |pad, parent, q| {
+                ExpressionDescribe::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| query(imp, pad, q),
+                )
+            })
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for ExpressionDescribe {
     const NAME: &'static str = "GstNmExpressionDescribe";
@@ -433,8 +455,7 @@ impl ObjectSubclass for ExpressionDescribe {
     type ParentType = gst::Element;
 
     fn with_class(klass: &Self::Class) -> Self {
-        let templ = klass.pad_template("sink").expect("sink template");
-        let sinkpad = gst::Pad::builder_from_template(&templ)
+        let sinkpad = Self::pad_builder(klass, "sink", Self::sink_event, Self::sink_query)
             .chain_function(|_pad, parent, buffer| {
                 ExpressionDescribe::catch_panic_pad_function(
                     parent,
@@ -442,55 +463,9 @@ impl ObjectSubclass for ExpressionDescribe {
                     |imp| imp.sink_chain(buffer),
                 )
             })
-            .event_function(|pad, parent, event| {
-                ExpressionDescribe::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.sink_event(pad, event),
-                )
-            })
-            .query_function(|pad, parent, query| {
-                ExpressionDescribe::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.sink_query(pad, query),
-                )
-            })
             .build();
-        let templ = klass.pad_template("src").expect("src template");
-        let srcpad = gst::Pad::builder_from_template(&templ)
-            .event_function(|pad, parent, event| {
-                ExpressionDescribe::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.src_event(pad, event),
-                )
-            })
-            .query_function(|pad, parent, query| {
-                ExpressionDescribe::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.src_query(pad, query),
-                )
-            })
-            .build();
-        let templ = klass.pad_template("text").expect("text template");
-        let textpad = gst::Pad::builder_from_template(&templ)
-            .event_function(|pad, parent, event| {
-                ExpressionDescribe::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.src_event(pad, event),
-                )
-            })
-            .query_function(|pad, parent, query| {
-                ExpressionDescribe::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.text_query(pad, query),
-                )
-            })
-            .build();
+        let srcpad = Self::pad_builder(klass, "src", Self::src_event, Self::src_query).build();
+        let textpad = Self::pad_builder(klass, "text", Self::src_event, Self::text_query).build();
         ExpressionDescribe {
             sinkpad,
             srcpad,

@@ -33,6 +33,12 @@ struct Track {
 }
 
 /// Per-track last label and last spoken time.
+///
+/// When a label changes is decided once, upstream, by `faceexpression`'s hysteresis (which also
+/// posts `expression-changed`); the metas only carry each face's current label. This element sees
+/// nothing but those metas, possibly from another source, after frames were dropped in between,
+/// or after its own flush, so it remembers the last label *it* saw per track: a different label
+/// means the decided label moved on. It applies no rule of its own to the probabilities.
 #[derive(Debug, Default)]
 pub struct Narrator {
     tracks: HashMap<u64, Track>,

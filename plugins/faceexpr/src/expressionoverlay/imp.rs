@@ -28,6 +28,8 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::canvas::{Canvas, Layout};
+use crate::formats;
+use crate::meta::{self, FaceMeta};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -83,69 +85,22 @@ pub struct ExpressionOverlay {
     settings: Mutex<Settings>,
 }
 
-/// What is drawn for one face, read from its ROI meta.
-#[derive(Debug, Default)]
-struct Face {
-    rect: (u32, u32, u32, u32),
-    id: i32,
-    label: Option<String>,
-    confidence: Option<f64>,
-    probabilities: Vec<(String, f64)>,
-    landmarks: Vec<(f64, f64)>,
-}
-
-impl Face {
-    fn from_meta(meta: &gst_video::VideoRegionOfInterestMeta) -> Face {
-        let mut face = Face {
-            rect: meta.rect(),
-            id: meta.id(),
-            ..Default::default()
-        };
-        if let Some(expr) = meta.param("expression") {
-            face.label = expr.get::<String>("label").ok();
-            face.confidence = expr.get::<f64>("confidence").ok();
-        }
-        if let Some(probs) = meta.param("probabilities") {
-            face.probabilities = probs
-                .iter()
-                .filter_map(|(name, value)| Some((name.to_string(), value.get::<f64>().ok()?)))
-                .collect();
-        }
-        if let Some(lm) = meta.param("landmarks") {
-            face.landmarks = (0..5)
-                .filter_map(|k| {
-                    Some((
-                        lm.get::<f64>(format!("x{k}")).ok()?,
-                        lm.get::<f64>(format!("y{k}")).ok()?,
-                    ))
-                })
-                .collect();
-        }
-        face
-    }
-
-    fn caption(&self) -> String {
-        match (&self.label, self.confidence) {
-            (Some(label), Some(c)) => format!("#{} {} {:.0}%", self.id, label, c * 100.0),
-            (Some(label), None) => format!("#{} {}", self.id, label),
-            _ => format!("#{}", self.id),
-        }
+/// `#<track> <expression> <confidence>%`, with what the meta has of it.
+fn caption(face: &FaceMeta) -> String {
+    let expression = face.expression.as_ref();
+    let label = expression.and_then(|e| e.label.as_ref());
+    match (label, expression.and_then(|e| e.confidence)) {
+        (Some(label), Some(c)) => format!("#{} {} {:.0}%", face.id, label, c * 100.0),
+        (Some(label), None) => format!("#{} {}", face.id, label),
+        _ => format!("#{}", face.id),
     }
 }
 
 fn layout(format: gst_video::VideoFormat) -> Option<Layout> {
-    use gst_video::VideoFormat as F;
-    let (bytes_per_pixel, r, g, b) = match format {
-        F::Rgb => (3, 0, 1, 2),
-        F::Bgr => (3, 2, 1, 0),
-        F::Rgbx | F::Rgba => (4, 0, 1, 2),
-        F::Bgrx | F::Bgra => (4, 2, 1, 0),
-        F::Xrgb | F::Argb => (4, 1, 2, 3),
-        F::Xbgr | F::Abgr => (4, 3, 2, 1),
-        _ => return None,
-    };
+    let packed = formats::packed_rgb(format)?;
+    let [r, g, b] = packed.rgb;
     Some(Layout {
-        bytes_per_pixel,
+        bytes_per_pixel: packed.bytes_per_pixel,
         r,
         g,
         b,
@@ -162,7 +117,7 @@ fn font_for(height: u32) -> &'static MonoFont<'static> {
 
 fn draw_face<D: DrawTarget<Color = Rgb888>>(
     target: &mut D,
-    face: &Face,
+    face: &FaceMeta,
     settings: &Settings,
     font: &MonoFont<'_>,
 ) -> Result<(), D::Error> {
@@ -193,10 +148,11 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
         } else {
             y + settings.line_width as i32
         };
-        Text::with_baseline(&face.caption(), Point::new(x, top), style, Baseline::Top)
+        Text::with_baseline(&caption(face), Point::new(x, top), style, Baseline::Top)
             .draw(target)?;
     }
 
+    let probabilities = face.probabilities.as_deref().unwrap_or_default();
     if settings.show_probabilities {
         let text = MonoTextStyleBuilder::new()
             .font(font)
@@ -205,14 +161,14 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
             .build();
         let label_width = 4 * font.character_size.width as i32;
         // Below the box, or inside it along its bottom when they would leave the frame.
-        let rows = face.probabilities.len() as i32 * line_height;
+        let rows = probabilities.len() as i32 * line_height;
         let frame_height = target.bounding_box().size.height as i32;
         let first = if y + h as i32 + 2 + rows <= frame_height {
             y + h as i32 + 2
         } else {
             (y + h as i32 - rows - settings.line_width as i32).max(0)
         };
-        for (row, (name, p)) in face.probabilities.iter().enumerate() {
+        for (row, (name, p)) in probabilities.iter().enumerate() {
             let top = first + row as i32 * line_height;
             let short: String = name.chars().take(3).collect();
             Text::with_baseline(&short, Point::new(x, top), text, Baseline::Top).draw(target)?;
@@ -231,7 +187,7 @@ fn draw_face<D: DrawTarget<Color = Rgb888>>(
     if settings.show_landmarks {
         let diameter = (w / 25).clamp(3, 9);
         let limit = f64::from(COORD_LIMIT);
-        for &(lx, ly) in &face.landmarks {
+        for &(lx, ly) in face.landmarks.as_deref().unwrap_or_default() {
             let (lx, ly) = (lx.clamp(-limit, limit), ly.clamp(-limit, limit));
             Circle::with_center(Point::new(lx.round() as i32, ly.round() as i32), diameter)
                 .into_styled(PrimitiveStyle::with_fill(colour))
@@ -327,7 +283,7 @@ impl ElementImpl for ExpressionOverlay {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(|| crate::formats::filter_pad_templates(crate::formats::PACKED_RGB));
+            LazyLock::new(|| formats::filter_pad_templates(formats::packed_rgb_formats()));
         PAD_TEMPLATES.as_ref()
     }
 }
@@ -344,12 +300,7 @@ impl VideoFilterImpl for ExpressionOverlay {
         &self,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let faces: Vec<Face> = frame
-            .buffer()
-            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-            .filter(|meta| meta.roi_type() == "face")
-            .map(|meta| Face::from_meta(&meta))
-            .collect();
+        let faces = meta::faces(frame.buffer());
         if faces.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }

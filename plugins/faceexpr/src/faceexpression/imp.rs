@@ -34,20 +34,18 @@
 use std::sync::{LazyLock, Mutex};
 
 use crate::ExecutionProvider;
+use crate::formats;
+use crate::meta::{self, FaceMeta};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
-use neural_media::face::{
-    self, AnnotatorConfig, ExpressionAnnotator, FaceAnnotation, FrameAnnotations, PixelFormat,
-    YuvMatrix,
-};
+use neural_media::face::{self, AnnotatorConfig, ExpressionAnnotator};
 use neural_media::runtime::SessionOptions;
 
-use super::{PostMessages, Smoothing};
+use super::{PostMessages, Smoothing, messages};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -112,37 +110,27 @@ impl Default for Settings {
 
 impl Settings {
     fn annotator_config(&self) -> AnnotatorConfig {
-        let defaults = AnnotatorConfig::default();
         let stickiness = self.stickiness as f32;
         let smoothing = match self.smoothing {
             Smoothing::None => face::Smoothing::None,
             Smoothing::Ema => face::Smoothing::Ema {
                 alpha: (1.0 - stickiness).max(0.01),
             },
-            Smoothing::Hmm => match defaults.smoothing {
-                face::Smoothing::Hmm { temperature, .. } => face::Smoothing::Hmm {
-                    stickiness,
-                    temperature,
-                },
-                _ => face::Smoothing::Hmm {
-                    stickiness,
-                    temperature: 1.0,
-                },
-            },
+            Smoothing::Hmm => face::Smoothing::hmm(stickiness),
         };
-        AnnotatorConfig {
-            detector: face::DetectorConfig {
-                detection_size: self.detection_size,
-                threshold: self.detection_threshold as f32,
-                nms_threshold: self.nms_threshold as f32,
-                min_face_size: self.min_face_size as f32,
-                max_faces: self.max_faces as usize,
-            },
+        let detector = face::DetectorConfig {
+            detection_size: self.detection_size,
+            threshold: self.detection_threshold as f32,
+            nms_threshold: self.nms_threshold as f32,
+            min_face_size: self.min_face_size as f32,
+            max_faces: self.max_faces as usize,
+        };
+        AnnotatorConfig::new(
+            detector,
             smoothing,
-            inference_interval: self.inference_interval,
-            classify_interval: self.classify_interval,
-            ..defaults
-        }
+            self.inference_interval,
+            self.classify_interval,
+        )
     }
 }
 
@@ -171,156 +159,10 @@ fn model_path(property: &Option<String>, default: &str) -> std::path::PathBuf {
     }
 }
 
-/// Field name for a class label in a structure: lower-case, `-` for anything but `[a-z0-9]`.
-fn field_name(label: &str) -> String {
-    let name: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        name
-    } else {
-        format!("class-{name}")
-    }
-}
-
-fn core_frame<'a>(
-    frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
-) -> Result<face::Frame<'a>, String> {
-    use gst_video::VideoFormat as F;
-    let (w, h) = (frame.width() as usize, frame.height() as usize);
-    let stride = |i: usize| {
-        usize::try_from(frame.plane_stride()[i])
-            .map_err(|_| format!("negative stride on plane {i}"))
-    };
-    let plane = |i: u32| frame.plane_data(i).map_err(|e| e.to_string());
-    let packed = |format| {
-        face::Frame::packed(format, w, h, plane(0)?, stride(0)?).map_err(|e| e.to_string())
-    };
-    let result = match frame.format() {
-        F::Rgb => packed(PixelFormat::Rgb)?,
-        F::Bgr => packed(PixelFormat::Bgr)?,
-        F::Rgbx => packed(PixelFormat::Rgbx)?,
-        F::Bgrx => packed(PixelFormat::Bgrx)?,
-        F::Xrgb => packed(PixelFormat::Xrgb)?,
-        F::Xbgr => packed(PixelFormat::Xbgr)?,
-        F::Rgba => packed(PixelFormat::Rgba)?,
-        F::Bgra => packed(PixelFormat::Bgra)?,
-        F::Argb => packed(PixelFormat::Argb)?,
-        F::Abgr => packed(PixelFormat::Abgr)?,
-        F::I420 => face::Frame::i420(
-            w,
-            h,
-            plane(0)?,
-            stride(0)?,
-            plane(1)?,
-            stride(1)?,
-            plane(2)?,
-            stride(2)?,
-        )
-        .map_err(|e| e.to_string())?,
-        F::Nv12 => face::Frame::nv12(w, h, plane(0)?, stride(0)?, plane(1)?, stride(1)?)
-            .map_err(|e| e.to_string())?,
-        other => return Err(format!("unsupported format {other:?}")),
-    };
-    let colorimetry = frame.info().colorimetry();
-    let matrix = match colorimetry.matrix() {
-        gst_video::VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
-        _ => YuvMatrix::Bt601,
-    };
-    let full_range = colorimetry.range() == gst_video::VideoColorRange::Range0_255;
-    Ok(result.with_colorimetry(matrix, full_range))
-}
-
-fn attach(buffer: &mut gst::BufferRef, faces: &[FaceAnnotation], labels: &[String]) {
-    for f in faces {
-        let b = f.bbox;
-        let (x, y) = (b.x1.max(0.0).round() as u32, b.y1.max(0.0).round() as u32);
-        let (w, h) = (
-            (b.x2 - b.x1).max(0.0).round() as u32,
-            (b.y2 - b.y1).max(0.0).round() as u32,
-        );
-        let mut meta = gst_video::VideoRegionOfInterestMeta::add(buffer, "face", (x, y, w, h));
-        meta.set_id(i32::try_from(f.track_id).unwrap_or(i32::MAX));
-        meta.add_param(
-            gst::Structure::builder("expression")
-                .field("label", &f.label)
-                .field("confidence", f64::from(f.confidence))
-                .field("raw-label", &f.raw_label)
-                .field("track-id", f.track_id)
-                .field("frames", f.frames_tracked)
-                .field("detection-confidence", f64::from(f.detection_confidence))
-                .build(),
-        );
-        let mut probabilities = gst::Structure::builder("probabilities");
-        for (label, p) in labels.iter().zip(&f.probabilities) {
-            probabilities = probabilities.field(field_name(label), f64::from(*p));
-        }
-        meta.add_param(probabilities.build());
-        let mut landmarks = gst::Structure::builder("landmarks");
-        for (k, (lx, ly)) in f.landmarks.iter().enumerate() {
-            landmarks = landmarks
-                .field(format!("x{k}"), f64::from(*lx))
-                .field(format!("y{k}"), f64::from(*ly));
-        }
-        meta.add_param(landmarks.build());
-    }
-}
-
 impl FaceExpression {
     fn post(&self, structure: gst::Structure) {
         let obj = self.obj();
         let _ = obj.post_message(gst::message::Element::builder(structure).src(&*obj).build());
-    }
-
-    fn post_messages(
-        &self,
-        result: &FrameAnnotations,
-        pts: Option<gst::ClockTime>,
-        mode: PostMessages,
-    ) {
-        if mode == PostMessages::None {
-            return;
-        }
-        let pts_ns = pts.map_or(u64::MAX, gst::ClockTime::nseconds);
-        for change in &result.changes {
-            self.post(
-                gst::Structure::builder("expression-changed")
-                    .field("track-id", change.track_id)
-                    .field("old-label", change.old.clone().unwrap_or_default())
-                    .field("new-label", &change.new)
-                    .field("pts", pts_ns)
-                    .build(),
-            );
-        }
-        if mode == PostMessages::EveryFrame {
-            let mut s = gst::Structure::builder("faceexpression")
-                .field("pts", pts_ns)
-                .field("faces", result.faces.len() as u32)
-                .field("detector-ran", result.stats.detector_ran);
-            for (i, f) in result.faces.iter().enumerate() {
-                let b = f.bbox;
-                s = s.field(
-                    format!("face-{i}"),
-                    gst::Structure::builder("face")
-                        .field("track-id", f.track_id)
-                        .field("label", &f.label)
-                        .field("confidence", f64::from(f.confidence))
-                        .field("x", f64::from(b.x1))
-                        .field("y", f64::from(b.y1))
-                        .field("width", f64::from(b.x2 - b.x1))
-                        .field("height", f64::from(b.y2 - b.y1))
-                        .build(),
-                );
-            }
-            self.post(s.build());
-        }
     }
 
     /// Whether downstream already reported this buffer's time as too late.
@@ -404,7 +246,7 @@ impl FaceExpression {
                     gst::FlowError::Error
                 },
             )?;
-            let frame = core_frame(&frame).map_err(|e| {
+            let frame = formats::core_frame(&frame).map_err(|e| {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Format,
@@ -447,8 +289,12 @@ impl FaceExpression {
             stats.classify_time,
             stats.total_time
         );
-        attach(buffer, &result.faces, &labels);
-        self.post_messages(&result, buffer.pts(), settings.post_messages);
+        for face in &result.faces {
+            meta::write(buffer, &FaceMeta::from_annotation(face, &labels));
+        }
+        for structure in messages::structures(&result, buffer.pts(), settings.post_messages) {
+            self.post(structure);
+        }
         Ok(gst::FlowSuccess::Ok)
     }
 }
@@ -636,9 +482,8 @@ impl ElementImpl for FaceExpression {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            crate::formats::filter_pad_templates(
-                crate::formats::PACKED_RGB
-                    .into_iter()
+            formats::filter_pad_templates(
+                formats::packed_rgb_formats()
                     .chain([gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12]),
             )
         });

@@ -3,6 +3,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod messages;
 
 /// Temporal smoothing of each face's expression.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
