@@ -5,10 +5,13 @@
 //! [`text`] (normalise, split into sentences and clauses) → a [`Phonemizer`] (espeak-ng, supplied
 //! by the caller: the core does not link GPL code) → [`ids`] (phonemes to model ids, pure) →
 //! [`synth`] (one ONNX Runtime run per chunk) → gain and silence here, in [`Voice`].
+//! [`schedule`] places the speech of timed text (cues) in one continuous output, in samples.
 //!
 //! [`Voice::synthesize`] calls back once per chunk — a sentence by default, a clause with
 //! [`Chunking::Clause`] — and stops as soon as the callback returns [`ControlFlow::Break`]: the
-//! hook a GStreamer flush or `unlock()` needs.
+//! hook a GStreamer flush or `unlock()` needs. [`Voice::synthesize_speech`] gathers the chunks
+//! of one text into a [`Speech`], and [`Voice::synthesize_to_fit`] speaks faster when that is
+//! longer than a given duration.
 //!
 //! ```no_run
 //! # use std::ops::ControlFlow;
@@ -27,6 +30,7 @@
 pub mod config;
 pub mod ids;
 pub mod phonemize;
+pub mod schedule;
 pub mod synth;
 pub mod text;
 
@@ -36,6 +40,7 @@ use std::path::{Path, PathBuf};
 pub use config::VoiceConfig;
 pub use ids::PhonemeIds;
 pub use phonemize::Phonemizer;
+pub use schedule::Speech;
 pub use synth::{Scales, SynthStats};
 
 use unicode_normalization::UnicodeNormalization;
@@ -188,6 +193,27 @@ pub struct Summary {
     pub dropped_phonemes: usize,
     /// Whether the callback stopped the synthesis.
     pub stopped: bool,
+}
+
+/// A duration to fit speech into, for [`Voice::synthesize_to_fit`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    /// The duration, in samples.
+    pub samples: usize,
+    /// The most the speech is sped up (1.3: 30 % faster).
+    pub max_speedup: f64,
+}
+
+/// [`Voice::synthesize_to_fit`] aims at this fraction of the duration (phoneme durations are
+/// rounded, speed is not linear in the length scale).
+pub const FIT_MARGIN: f64 = 0.95;
+/// Re-syntheses [`Voice::synthesize_to_fit`] tries at most.
+pub const FIT_ATTEMPTS: usize = 3;
+
+/// The next speed-up to try when speech `voiced` samples long at `speedup` is over `fit`: aimed
+/// again from what the last attempt gave, capped at the maximum.
+fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
+    (speedup * voiced as f64 / (fit.samples as f64 * FIT_MARGIN)).min(fit.max_speedup)
 }
 
 /// Turns text into the id sequences of its chunks (the whole front end, no model needed).
@@ -369,6 +395,80 @@ impl Voice {
         Ok(summary)
     }
 
+    /// Synthesises `text` into one [`Speech`]: its chunks (see [`Voice::synthesize`]) one after
+    /// the other. `keep_going` is asked after each chunk; when it answers false, synthesis stops
+    /// and the result is `Ok(None)`.
+    pub fn synthesize_speech(
+        &mut self,
+        text: &str,
+        config: &SynthesisConfig,
+        phonemizer: &dyn Phonemizer,
+        mut keep_going: impl FnMut() -> bool,
+    ) -> Result<Option<Speech>> {
+        let silence =
+            (f64::from(config.sentence_silence) * f64::from(self.sample_rate())).round() as usize;
+        let mut speech = Speech::default();
+        let summary = self.synthesize(text, config, phonemizer, |chunk| {
+            speech.push(chunk, silence);
+            if keep_going() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        })?;
+        Ok((!summary.stopped).then_some(speech))
+    }
+
+    /// [`Voice::synthesize_speech`], made to last at most `fit.samples` up to its last word:
+    /// while it is longer, it is synthesised again faster — the length scale divided by the
+    /// speed-up that would fit with a 5 % margin ([`FIT_MARGIN`]), at most `fit.max_speedup`,
+    /// [`FIT_ATTEMPTS`] times at most. What still does not fit is returned as it is (the caller
+    /// shifts it). `infer_seconds` counts every attempt.
+    pub fn synthesize_to_fit(
+        &mut self,
+        text: &str,
+        config: &SynthesisConfig,
+        phonemizer: &dyn Phonemizer,
+        fit: Fit,
+        mut keep_going: impl FnMut() -> bool,
+    ) -> Result<Option<Speech>> {
+        let Some(mut speech) = self.synthesize_speech(text, config, phonemizer, &mut keep_going)?
+        else {
+            return Ok(None);
+        };
+        let rate = f64::from(self.sample_rate());
+        let mut config = *config;
+        let base_scale = f64::from(config.length_scale);
+        let mut speedup = 1.0f64;
+        for _ in 0..FIT_ATTEMPTS {
+            if speech.voiced_len() <= fit.samples || speedup >= fit.max_speedup {
+                break;
+            }
+            speedup = fit_speedup(speedup, speech.voiced_len(), fit);
+            tracing::debug!(
+                "speech {:.3} s for {:.3} s: speeding up {speedup:.3}x",
+                speech.voiced_len() as f64 / rate,
+                fit.samples as f64 / rate
+            );
+            config.length_scale = (base_scale / speedup) as f32;
+            let infer = speech.infer_seconds;
+            let Some(faster) =
+                self.synthesize_speech(text, &config, phonemizer, &mut keep_going)?
+            else {
+                return Ok(None);
+            };
+            speech = faster;
+            speech.infer_seconds += infer;
+        }
+        if speech.voiced_len() > fit.samples {
+            tracing::debug!(
+                "still {:.3} s over at {speedup:.2}x",
+                (speech.voiced_len() - fit.samples) as f64 / rate
+            );
+        }
+        Ok(Some(speech))
+    }
+
     /// Synthesises one chunk of the front end's output ([`text_to_ids`]): one model run, the
     /// configured gain, and the sentence silence when the chunk ends a sentence. With this and
     /// [`text_to_ids`] a caller can pace the work itself, one chunk at a time.
@@ -454,6 +554,24 @@ mod tests {
         let mut s = vec![1.5, 0.5];
         apply_gain(&mut s, Normalize::Off);
         assert_eq!(s, vec![1.0, 0.5]);
+    }
+
+    #[test]
+    fn fit_aims_below_the_duration_and_is_capped() {
+        let fit = Fit {
+            samples: 950,
+            max_speedup: 1.3,
+        };
+        // 1100 samples for 950: 1100 / (950 * 0.95).
+        assert!((fit_speedup(1.0, 1100, fit) - 1100.0 / 902.5).abs() < 1e-12);
+        // Aimed again from the last attempt's speed.
+        assert!((fit_speedup(1.1, 950, fit) - 1.1 * 950.0 / 902.5).abs() < 1e-12);
+        assert_eq!(fit_speedup(1.0, 5000, fit), 1.3);
+        let nothing = Fit {
+            samples: 0,
+            max_speedup: 2.0,
+        };
+        assert_eq!(fit_speedup(1.0, 10, nothing), 2.0);
     }
 
     #[test]
