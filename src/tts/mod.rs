@@ -4,7 +4,7 @@
 //! The pipeline, one stage per module:
 //! [`text`] (normalise, split into sentences and clauses) → a [`Phonemizer`] (espeak-ng, supplied
 //! by the caller: the core does not link GPL code) → [`ids`] (phonemes to model ids, pure) →
-//! [`synth`] (one ONNX Runtime run per chunk) → gain and silence here, in [`Voice`].
+//! [`synth`] (one ONNX Runtime run per chunk) → gain, volume and silence here, in [`Voice`].
 //! [`schedule`] places the speech of timed text (cues) in one continuous output, in samples.
 //!
 //! [`Voice::synthesize`] calls back once per chunk — a sentence by default, a clause with
@@ -65,7 +65,8 @@ pub enum Chunking {
 /// Piper peak-normalises every sentence on its own ([`Normalize::Peak`]), so a quiet sentence is
 /// pushed up to full scale and the loudness jumps from one sentence to the next. The default here
 /// is a fixed gain ([`Normalize::Gain`] with [`DEFAULT_GAIN`]): the same factor for every chunk of
-/// every call, so the voice keeps one loudness; samples are clipped to `[-1, 1]` afterwards.
+/// every call, so the voice keeps one loudness; samples are clipped to `[-1, 1]` afterwards
+/// (together with [`SynthesisConfig::volume`]: one gain stage, one clipping).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Normalize {
     /// The model's output as is (clipped to `[-1, 1]`).
@@ -104,6 +105,9 @@ pub struct SynthesisConfig {
     pub chunking: Chunking,
     /// Gain policy.
     pub normalize: Normalize,
+    /// Linear volume, applied with the gain policy's factor before the one clipping to `[-1, 1]`
+    /// (1.0: the policy's loudness).
+    pub volume: f32,
 }
 
 impl Default for SynthesisConfig {
@@ -117,6 +121,7 @@ impl Default for SynthesisConfig {
             sentence_silence: 0.0,
             chunking: Chunking::default(),
             normalize: Normalize::default(),
+            volume: 1.0,
         }
     }
 }
@@ -139,6 +144,9 @@ impl SynthesisConfig {
             && (!g.is_finite() || g < 0.0)
         {
             return Err(bad("gain", g));
+        }
+        if !self.volume.is_finite() || self.volume < 0.0 {
+            return Err(bad("volume", self.volume));
         }
         Ok(())
     }
@@ -275,7 +283,9 @@ fn group_ids(
     }))
 }
 
-fn apply_gain(samples: &mut [f32], normalize: Normalize) {
+/// Scales by the policy's gain, then by `volume`, and clips to `[-1, 1]` once. Where nothing
+/// clips, the result is the same as clipping after the gain and then applying the volume.
+fn apply_gain(samples: &mut [f32], normalize: Normalize, volume: f32) {
     let gain = match normalize {
         Normalize::Off => 1.0,
         Normalize::Gain(g) => g,
@@ -285,7 +295,7 @@ fn apply_gain(samples: &mut [f32], normalize: Normalize) {
         }
     };
     for s in samples.iter_mut() {
-        *s = (*s * gain).clamp(-1.0, 1.0);
+        *s = (*s * gain * volume).clamp(-1.0, 1.0);
     }
 }
 
@@ -470,7 +480,7 @@ impl Voice {
     }
 
     /// Synthesises one chunk of the front end's output ([`text_to_ids`]): one model run, the
-    /// configured gain, and the sentence silence when the chunk ends a sentence. With this and
+    /// configured gain and volume, and the sentence silence when the chunk ends a sentence. With this and
     /// [`text_to_ids`] a caller can pace the work itself, one chunk at a time.
     pub fn synthesize_chunk(
         &mut self,
@@ -481,7 +491,7 @@ impl Voice {
         let (mut samples, mut stats) =
             self.synth
                 .run(&chunk_ids.ids.ids, config.scales(), self.speaker(config))?;
-        apply_gain(&mut samples, config.normalize);
+        apply_gain(&mut samples, config.normalize, config.volume);
         let silence = (config.sentence_silence * self.config.sample_rate as f32).round() as usize;
         if chunk_ids.sentence_end && silence > 0 {
             samples.resize(samples.len() + silence, 0.0);
@@ -507,8 +517,8 @@ impl Voice {
         })
     }
 
-    /// Synthesises one id sequence (no sentence silence), applying the configured gain. Ids must
-    /// be within the voice's id map.
+    /// Synthesises one id sequence (no sentence silence), applying the configured gain and
+    /// volume. Ids must be within the voice's id map.
     pub fn synthesize_ids(&mut self, ids: &[i64], config: &SynthesisConfig) -> Result<Vec<f32>> {
         config.check()?;
         let count = self.config.id_count();
@@ -518,7 +528,7 @@ impl Voice {
             )));
         }
         let (mut samples, _) = self.synth.run(ids, config.scales(), self.speaker(config))?;
-        apply_gain(&mut samples, config.normalize);
+        apply_gain(&mut samples, config.normalize, config.volume);
         Ok(samples)
     }
 
@@ -543,17 +553,37 @@ mod tests {
     #[test]
     fn gain_policies() {
         let mut s = vec![0.25, -0.5, 0.1];
-        apply_gain(&mut s, Normalize::Peak);
+        apply_gain(&mut s, Normalize::Peak, 1.0);
         assert_eq!(s, vec![0.5, -1.0, 0.2]);
         let mut s = vec![0.25, -0.9];
-        apply_gain(&mut s, Normalize::Gain(2.0));
+        apply_gain(&mut s, Normalize::Gain(2.0), 1.0);
         assert_eq!(s, vec![0.5, -1.0]);
         let mut s = vec![0.0; 4];
-        apply_gain(&mut s, Normalize::Peak);
+        apply_gain(&mut s, Normalize::Peak, 1.0);
         assert_eq!(s, vec![0.0; 4]);
         let mut s = vec![1.5, 0.5];
-        apply_gain(&mut s, Normalize::Off);
+        apply_gain(&mut s, Normalize::Off, 1.0);
         assert_eq!(s, vec![1.0, 0.5]);
+    }
+
+    #[test]
+    fn volume_is_one_stage_with_the_gain() {
+        let gained = |s: f32| (s * 1.5f32).clamp(-1.0, 1.0);
+        // Where nothing clips: the same as the gain, then the volume.
+        let input = [0.1f32, -0.3, 0.6, -0.66];
+        let mut s = input.to_vec();
+        apply_gain(&mut s, Normalize::Gain(1.5), 0.5);
+        for (out, x) in s.iter().zip(input) {
+            assert_eq!(*out, gained(x) * 0.5);
+        }
+        // Where the gain alone clipped, the volume now applies to the unclipped value.
+        let mut s = vec![0.9f32, -0.8];
+        apply_gain(&mut s, Normalize::Gain(1.5), 0.5);
+        assert_eq!(s, vec![0.9 * 1.5 * 0.5, -0.8 * 1.5 * 0.5]);
+        // Clipping happens once, after both.
+        let mut s = vec![0.5f32, -0.9];
+        apply_gain(&mut s, Normalize::Gain(1.5), 2.0);
+        assert_eq!(s, vec![1.0, -1.0]);
     }
 
     #[test]
@@ -592,6 +622,10 @@ mod tests {
             },
             SynthesisConfig {
                 normalize: Normalize::Gain(f32::INFINITY),
+                ..Default::default()
+            },
+            SynthesisConfig {
+                volume: -0.5,
                 ..Default::default()
             },
         ] {

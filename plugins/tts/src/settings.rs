@@ -237,6 +237,7 @@ impl VoiceSettings {
                 NormalizeProp::Peak => Normalize::Peak,
                 NormalizeProp::Off => Normalize::Off,
             },
+            volume: self.volume as f32,
         }
     }
 }
@@ -259,16 +260,17 @@ fn resolve_speaker(voice: &Voice, speaker: &str) -> Result<i64, gst::ErrorMessag
     }
 }
 
-/// Converts f32 samples to the negotiated sample format, applying `volume`.
-pub fn encode(samples: &[f32], format: gst_audio::AudioFormat, volume: f32) -> Vec<u8> {
+/// Converts f32 samples (the volume already applied by the voice) to the negotiated sample
+/// format, clipped to `[-1, 1]` (mixed overlapping speech can exceed it).
+pub fn encode(samples: &[f32], format: gst_audio::AudioFormat) -> Vec<u8> {
     match format {
         gst_audio::AudioFormat::F32le => samples
             .iter()
-            .flat_map(|s| (s * volume).clamp(-1.0, 1.0).to_le_bytes())
+            .flat_map(|s| s.clamp(-1.0, 1.0).to_le_bytes())
             .collect(),
         _ => samples
             .iter()
-            .flat_map(|s| (((s * volume).clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes())
+            .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes())
             .collect(),
     }
 }

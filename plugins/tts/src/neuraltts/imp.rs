@@ -233,11 +233,11 @@ impl State {
         self.scheduled_end().max(self.cues_end)
     }
 
-    fn buffer(&mut self, samples: &[f32], volume: f32, gap: bool) -> gst::Buffer {
+    fn buffer(&mut self, samples: &[f32], gap: bool) -> gst::Buffer {
         let format = self.format.unwrap_or(gst_audio::AudioFormat::S16le);
         let start = self.pushed;
         let end = start + samples.len() as u64;
-        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, format, volume));
+        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, format));
         {
             let buffer = buffer.get_mut().expect("new buffer is writable");
             let pts = self.time_of(start);
@@ -259,19 +259,19 @@ impl State {
     }
 
     /// Emits the output up to sample `until`: the held speech first, then silence.
-    fn advance_to(&mut self, until: u64, volume: f32, out: &mut Vec<gst::Buffer>) {
+    fn advance_to(&mut self, until: u64, out: &mut Vec<gst::Buffer>) {
         if until <= self.pushed {
             return;
         }
         let from_tail = (self.tail.len() as u64).min(until - self.pushed) as usize;
         if from_tail > 0 {
             let speech: Vec<f32> = self.tail.drain(..from_tail).collect();
-            out.push(self.buffer(&speech, volume, false));
+            out.push(self.buffer(&speech, false));
         }
         let block = self.samples_in(SILENCE_BLOCK).max(1);
         while self.pushed < until {
             let n = (until - self.pushed).min(block) as usize;
-            out.push(self.buffer(&vec![0.0; n], 1.0, true));
+            out.push(self.buffer(&vec![0.0; n], true));
         }
     }
 }
@@ -443,7 +443,6 @@ impl NeuralTts {
         }
         self.upstream_latency();
         let settings = self.settings();
-        let volume = settings.voice.volume as f32;
 
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
@@ -583,7 +582,7 @@ impl NeuralTts {
             );
         }
         if start >= end {
-            state.advance_to(start, volume, &mut buffers);
+            state.advance_to(start, &mut buffers);
             state.tail = speech.samples;
         } else {
             // overlap: mix into the speech held back.
@@ -602,7 +601,7 @@ impl NeuralTts {
             }
             _ => state.scheduled_end(),
         };
-        state.advance_to(commit, volume, &mut buffers);
+        state.advance_to(commit, &mut buffers);
         drop(guard);
 
         self.post_sentences(messages);
@@ -612,13 +611,12 @@ impl NeuralTts {
     /// Pushes what is held back and the silence up to `until` (if `None`: the end of the speech
     /// or of the last cue, whichever is later).
     fn drain(&self, until: Option<gst::ClockTime>) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let volume = self.settings.lock().unwrap().voice.volume as f32;
         let mut buffers = Vec::new();
         if let Some(state) = self.state.lock().unwrap().as_mut()
             && state.format.is_some()
         {
             let target = until.map_or(state.stream_end(), |t| state.sample_at(t));
-            state.advance_to(target, volume, &mut buffers);
+            state.advance_to(target, &mut buffers);
         }
         self.push_all(buffers)
     }

@@ -131,10 +131,10 @@ impl NeuralTtsSrc {
         }
     }
 
-    fn buffer(&self, state: &mut State, samples: &[f32], volume: f32) -> gst::Buffer {
+    fn buffer(&self, state: &mut State, samples: &[f32]) -> gst::Buffer {
         let start = state.position;
         let end = start + samples.len() as u64;
-        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, state.format, volume));
+        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, state.format));
         {
             let buffer = buffer.get_mut().expect("new buffer is writable");
             let pts = Self::time_of(state, start);
@@ -427,7 +427,6 @@ impl PushSrcImpl for NeuralTtsSrc {
         let settings = self.settings.lock().unwrap().clone();
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let volume = settings.voice.volume as f32;
         loop {
             if self.flushing.load(Ordering::SeqCst) {
                 return Err(gst::FlowError::Flushing);
@@ -452,7 +451,7 @@ impl PushSrcImpl for NeuralTtsSrc {
                     self.catch_up(state);
                     self.wait_until(Self::time_of(state, state.position))?;
                 }
-                let buffer = self.buffer(state, &chunk.samples, volume);
+                let buffer = self.buffer(state, &chunk.samples);
                 let (pts, duration) = (
                     buffer.pts().unwrap_or_default(),
                     buffer.duration().unwrap_or_default(),
@@ -502,7 +501,7 @@ impl PushSrcImpl for NeuralTtsSrc {
                 .unwrap_or(0);
             let silence = vec![0.0f32; samples as usize];
             self.wait_until(Self::time_of(state, state.position))?;
-            let mut buffer = self.buffer(state, &silence, 1.0);
+            let mut buffer = self.buffer(state, &silence);
             buffer.make_mut().set_flags(gst::BufferFlags::GAP);
             return Ok(CreateSuccess::NewBuffer(buffer));
         }
