@@ -8,6 +8,7 @@ use gst::glib;
 
 mod neuraltts;
 mod neuralttssrc;
+mod output;
 mod phonemizer;
 mod settings;
 

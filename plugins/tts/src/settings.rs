@@ -155,8 +155,8 @@ impl VoiceSettings {
         props
     }
 
-    /// Sets one of [`VoiceSettings::properties`]; returns false for another name.
-    pub fn set(&mut self, value: &glib::Value, name: &str) -> bool {
+    /// Sets one of [`VoiceSettings::properties`].
+    pub fn set(&mut self, value: &glib::Value, name: &str) {
         match name {
             "model" => self.model = value.get().expect("type checked upstream"),
             "speaker" => self.speaker = value.get().expect("type checked upstream"),
@@ -173,14 +173,14 @@ impl VoiceSettings {
             "threads" => self.threads = value.get().expect("type checked upstream"),
             "chunking" => self.chunking = value.get().expect("type checked upstream"),
             "normalize" => self.normalize = value.get().expect("type checked upstream"),
-            _ => return false,
+            _ => unimplemented!("property {name}"),
         }
-        true
     }
 
-    /// Reads one of [`VoiceSettings::properties`] but `active-execution-provider`.
-    pub fn get(&self, name: &str) -> Option<glib::Value> {
-        Some(match name {
+    /// Reads one of [`VoiceSettings::properties`] but `active-execution-provider`
+    /// ([`active_provider`]).
+    pub fn get(&self, name: &str) -> glib::Value {
+        match name {
             "model" => self.model.to_value(),
             "speaker" => self.speaker.to_value(),
             "length-scale" => self.length_scale.to_value(),
@@ -192,8 +192,8 @@ impl VoiceSettings {
             "threads" => self.threads.to_value(),
             "chunking" => self.chunking.to_value(),
             "normalize" => self.normalize.to_value(),
-            _ => return None,
-        })
+            _ => unimplemented!("property {name}"),
+        }
     }
 
     /// Loads the voice these settings name.
@@ -242,6 +242,11 @@ impl VoiceSettings {
     }
 }
 
+/// The `active-execution-provider` property: where the loaded voice runs (`None` while stopped).
+pub fn active_provider(voice: Option<&Voice>) -> glib::Value {
+    voice.map(|v| v.provider().as_str()).to_value()
+}
+
 fn resolve_speaker(voice: &Voice, speaker: &str) -> Result<i64, gst::ErrorMessage> {
     let config = voice.config();
     let id = speaker
@@ -283,5 +288,15 @@ pub fn audio_caps(rate: Option<u32>) -> gst::Caps {
     match rate {
         Some(rate) => builder.rate(rate as i32).build(),
         None => builder.build(),
+    }
+}
+
+/// [`audio_caps`] as a caps query answers them: intersected with its filter, the filter's order
+/// first.
+pub fn filtered_audio_caps(rate: Option<u32>, filter: Option<&gst::CapsRef>) -> gst::Caps {
+    let caps = audio_caps(rate);
+    match filter {
+        Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+        None => caps,
     }
 }
