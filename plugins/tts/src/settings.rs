@@ -52,6 +52,14 @@ pub enum NormalizeProp {
     Off = 2,
 }
 
+/// Marks the property types both elements share as plugin API, for the documentation.
+#[cfg(feature = "doc")]
+pub fn mark_as_plugin_api() {
+    ChunkingProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    NormalizeProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+}
+
 /// Everything about the voice an element's properties set.
 #[derive(Debug, Clone)]
 pub struct VoiceSettings {

@@ -45,6 +45,8 @@ impl From<Overflow> for neural_media::tts::schedule::Overflow {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    #[cfg(feature = "doc")]
+    Overflow::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "neuraltts",
