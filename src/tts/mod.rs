@@ -4,11 +4,14 @@
 //! The pipeline, one stage per module:
 //! [`text`] (normalise, split into sentences and clauses) → a [`Phonemizer`] (espeak-ng, supplied
 //! by the caller: the core does not link GPL code) → [`ids`] (phonemes to model ids, pure) →
-//! [`synth`] (one ONNX Runtime run per chunk) → gain and silence here, in [`Voice`].
+//! [`synth`] (one ONNX Runtime run per chunk) → gain, volume and silence here, in [`Voice`].
+//! [`schedule`] places the speech of timed text (cues) in one continuous output, in samples.
 //!
 //! [`Voice::synthesize`] calls back once per chunk — a sentence by default, a clause with
 //! [`Chunking::Clause`] — and stops as soon as the callback returns [`ControlFlow::Break`]: the
-//! hook a GStreamer flush or `unlock()` needs.
+//! hook a GStreamer flush or `unlock()` needs. [`Voice::synthesize_speech`] gathers the chunks
+//! of one text into a [`Speech`], and [`Voice::synthesize_to_fit`] speaks faster when that is
+//! longer than a given duration.
 //!
 //! ```no_run
 //! # use std::ops::ControlFlow;
@@ -27,6 +30,7 @@
 pub mod config;
 pub mod ids;
 pub mod phonemize;
+pub mod schedule;
 pub mod synth;
 pub mod text;
 
@@ -36,6 +40,7 @@ use std::path::{Path, PathBuf};
 pub use config::VoiceConfig;
 pub use ids::PhonemeIds;
 pub use phonemize::Phonemizer;
+pub use schedule::Speech;
 pub use synth::{Scales, SynthStats};
 
 use unicode_normalization::UnicodeNormalization;
@@ -60,7 +65,8 @@ pub enum Chunking {
 /// Piper peak-normalises every sentence on its own ([`Normalize::Peak`]), so a quiet sentence is
 /// pushed up to full scale and the loudness jumps from one sentence to the next. The default here
 /// is a fixed gain ([`Normalize::Gain`] with [`DEFAULT_GAIN`]): the same factor for every chunk of
-/// every call, so the voice keeps one loudness; samples are clipped to `[-1, 1]` afterwards.
+/// every call, so the voice keeps one loudness; samples are clipped to `[-1, 1]` afterwards
+/// (together with [`SynthesisConfig::volume`]: one gain stage, one clipping).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Normalize {
     /// The model's output as is (clipped to `[-1, 1]`).
@@ -99,6 +105,9 @@ pub struct SynthesisConfig {
     pub chunking: Chunking,
     /// Gain policy.
     pub normalize: Normalize,
+    /// Linear volume, applied with the gain policy's factor before the one clipping to `[-1, 1]`
+    /// (1.0: the policy's loudness).
+    pub volume: f32,
 }
 
 impl Default for SynthesisConfig {
@@ -112,6 +121,7 @@ impl Default for SynthesisConfig {
             sentence_silence: 0.0,
             chunking: Chunking::default(),
             normalize: Normalize::default(),
+            volume: 1.0,
         }
     }
 }
@@ -134,6 +144,9 @@ impl SynthesisConfig {
             && (!g.is_finite() || g < 0.0)
         {
             return Err(bad("gain", g));
+        }
+        if !self.volume.is_finite() || self.volume < 0.0 {
+            return Err(bad("volume", self.volume));
         }
         Ok(())
     }
@@ -188,6 +201,27 @@ pub struct Summary {
     pub dropped_phonemes: usize,
     /// Whether the callback stopped the synthesis.
     pub stopped: bool,
+}
+
+/// A duration to fit speech into, for [`Voice::synthesize_to_fit`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    /// The duration, in samples.
+    pub samples: usize,
+    /// The most the speech is sped up (1.3: 30 % faster).
+    pub max_speedup: f64,
+}
+
+/// [`Voice::synthesize_to_fit`] aims at this fraction of the duration (phoneme durations are
+/// rounded, speed is not linear in the length scale).
+pub const FIT_MARGIN: f64 = 0.95;
+/// Re-syntheses [`Voice::synthesize_to_fit`] tries at most.
+pub const FIT_ATTEMPTS: usize = 3;
+
+/// The next speed-up to try when speech `voiced` samples long at `speedup` is over `fit`: aimed
+/// again from what the last attempt gave, capped at the maximum.
+fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
+    (speedup * voiced as f64 / (fit.samples as f64 * FIT_MARGIN)).min(fit.max_speedup)
 }
 
 /// Turns text into the id sequences of its chunks (the whole front end, no model needed).
@@ -249,7 +283,9 @@ fn group_ids(
     }))
 }
 
-fn apply_gain(samples: &mut [f32], normalize: Normalize) {
+/// Scales by the policy's gain, then by `volume`, and clips to `[-1, 1]` once. Where nothing
+/// clips, the result is the same as clipping after the gain and then applying the volume.
+fn apply_gain(samples: &mut [f32], normalize: Normalize, volume: f32) {
     let gain = match normalize {
         Normalize::Off => 1.0,
         Normalize::Gain(g) => g,
@@ -259,7 +295,7 @@ fn apply_gain(samples: &mut [f32], normalize: Normalize) {
         }
     };
     for s in samples.iter_mut() {
-        *s = (*s * gain).clamp(-1.0, 1.0);
+        *s = (*s * gain * volume).clamp(-1.0, 1.0);
     }
 }
 
@@ -371,8 +407,82 @@ impl Voice {
         Ok(summary)
     }
 
+    /// Synthesises `text` into one [`Speech`]: its chunks (see [`Voice::synthesize`]) one after
+    /// the other. `keep_going` is asked after each chunk; when it answers false, synthesis stops
+    /// and the result is `Ok(None)`.
+    pub fn synthesize_speech(
+        &mut self,
+        text: &str,
+        config: &SynthesisConfig,
+        phonemizer: &dyn Phonemizer,
+        mut keep_going: impl FnMut() -> bool,
+    ) -> Result<Option<Speech>> {
+        let silence =
+            (f64::from(config.sentence_silence) * f64::from(self.sample_rate())).round() as usize;
+        let mut speech = Speech::default();
+        let summary = self.synthesize(text, config, phonemizer, |chunk| {
+            speech.push(chunk, silence);
+            if keep_going() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        })?;
+        Ok((!summary.stopped).then_some(speech))
+    }
+
+    /// [`Voice::synthesize_speech`], made to last at most `fit.samples` up to its last word:
+    /// while it is longer, it is synthesised again faster — the length scale divided by the
+    /// speed-up that would fit with a 5 % margin ([`FIT_MARGIN`]), at most `fit.max_speedup`,
+    /// [`FIT_ATTEMPTS`] times at most. What still does not fit is returned as it is (the caller
+    /// shifts it). `infer_seconds` counts every attempt.
+    pub fn synthesize_to_fit(
+        &mut self,
+        text: &str,
+        config: &SynthesisConfig,
+        phonemizer: &dyn Phonemizer,
+        fit: Fit,
+        mut keep_going: impl FnMut() -> bool,
+    ) -> Result<Option<Speech>> {
+        let Some(mut speech) = self.synthesize_speech(text, config, phonemizer, &mut keep_going)?
+        else {
+            return Ok(None);
+        };
+        let rate = f64::from(self.sample_rate());
+        let mut config = *config;
+        let base_scale = f64::from(config.length_scale);
+        let mut speedup = 1.0f64;
+        for _ in 0..FIT_ATTEMPTS {
+            if speech.voiced_len() <= fit.samples || speedup >= fit.max_speedup {
+                break;
+            }
+            speedup = fit_speedup(speedup, speech.voiced_len(), fit);
+            tracing::debug!(
+                "speech {:.3} s for {:.3} s: speeding up {speedup:.3}x",
+                speech.voiced_len() as f64 / rate,
+                fit.samples as f64 / rate
+            );
+            config.length_scale = (base_scale / speedup) as f32;
+            let infer = speech.infer_seconds;
+            let Some(faster) =
+                self.synthesize_speech(text, &config, phonemizer, &mut keep_going)?
+            else {
+                return Ok(None);
+            };
+            speech = faster;
+            speech.infer_seconds += infer;
+        }
+        if speech.voiced_len() > fit.samples {
+            tracing::debug!(
+                "still {:.3} s over at {speedup:.2}x",
+                (speech.voiced_len() - fit.samples) as f64 / rate
+            );
+        }
+        Ok(Some(speech))
+    }
+
     /// Synthesises one chunk of the front end's output ([`text_to_ids`]): one model run, the
-    /// configured gain, and the sentence silence when the chunk ends a sentence. With this and
+    /// configured gain and volume, and the sentence silence when the chunk ends a sentence. With this and
     /// [`text_to_ids`] a caller can pace the work itself, one chunk at a time.
     pub fn synthesize_chunk(
         &mut self,
@@ -383,7 +493,7 @@ impl Voice {
         let (mut samples, mut stats) =
             self.synth
                 .run(&chunk_ids.ids.ids, config.scales(), self.speaker(config))?;
-        apply_gain(&mut samples, config.normalize);
+        apply_gain(&mut samples, config.normalize, config.volume);
         let silence = (config.sentence_silence * self.config.sample_rate as f32).round() as usize;
         if chunk_ids.sentence_end && silence > 0 {
             samples.resize(samples.len() + silence, 0.0);
@@ -409,8 +519,8 @@ impl Voice {
         })
     }
 
-    /// Synthesises one id sequence (no sentence silence), applying the configured gain. Ids must
-    /// be within the voice's id map.
+    /// Synthesises one id sequence (no sentence silence), applying the configured gain and
+    /// volume. Ids must be within the voice's id map.
     pub fn synthesize_ids(&mut self, ids: &[i64], config: &SynthesisConfig) -> Result<Vec<f32>> {
         config.check()?;
         let count = self.config.id_count();
@@ -420,7 +530,7 @@ impl Voice {
             )));
         }
         let (mut samples, _) = self.synth.run(ids, config.scales(), self.speaker(config))?;
-        apply_gain(&mut samples, config.normalize);
+        apply_gain(&mut samples, config.normalize, config.volume);
         Ok(samples)
     }
 
@@ -445,17 +555,55 @@ mod tests {
     #[test]
     fn gain_policies() {
         let mut s = vec![0.25, -0.5, 0.1];
-        apply_gain(&mut s, Normalize::Peak);
+        apply_gain(&mut s, Normalize::Peak, 1.0);
         assert_eq!(s, vec![0.5, -1.0, 0.2]);
         let mut s = vec![0.25, -0.9];
-        apply_gain(&mut s, Normalize::Gain(2.0));
+        apply_gain(&mut s, Normalize::Gain(2.0), 1.0);
         assert_eq!(s, vec![0.5, -1.0]);
         let mut s = vec![0.0; 4];
-        apply_gain(&mut s, Normalize::Peak);
+        apply_gain(&mut s, Normalize::Peak, 1.0);
         assert_eq!(s, vec![0.0; 4]);
         let mut s = vec![1.5, 0.5];
-        apply_gain(&mut s, Normalize::Off);
+        apply_gain(&mut s, Normalize::Off, 1.0);
         assert_eq!(s, vec![1.0, 0.5]);
+    }
+
+    #[test]
+    fn volume_is_one_stage_with_the_gain() {
+        let gained = |s: f32| (s * 1.5f32).clamp(-1.0, 1.0);
+        // Where nothing clips: the same as the gain, then the volume.
+        let input = [0.1f32, -0.3, 0.6, -0.66];
+        let mut s = input.to_vec();
+        apply_gain(&mut s, Normalize::Gain(1.5), 0.5);
+        for (out, x) in s.iter().zip(input) {
+            assert_eq!(*out, gained(x) * 0.5);
+        }
+        // Where the gain alone clipped, the volume now applies to the unclipped value.
+        let mut s = vec![0.9f32, -0.8];
+        apply_gain(&mut s, Normalize::Gain(1.5), 0.5);
+        assert_eq!(s, vec![0.9 * 1.5 * 0.5, -0.8 * 1.5 * 0.5]);
+        // Clipping happens once, after both.
+        let mut s = vec![0.5f32, -0.9];
+        apply_gain(&mut s, Normalize::Gain(1.5), 2.0);
+        assert_eq!(s, vec![1.0, -1.0]);
+    }
+
+    #[test]
+    fn fit_aims_below_the_duration_and_is_capped() {
+        let fit = Fit {
+            samples: 950,
+            max_speedup: 1.3,
+        };
+        // 1100 samples for 950: 1100 / (950 * 0.95).
+        assert!((fit_speedup(1.0, 1100, fit) - 1100.0 / 902.5).abs() < 1e-12);
+        // Aimed again from the last attempt's speed.
+        assert!((fit_speedup(1.1, 950, fit) - 1.1 * 950.0 / 902.5).abs() < 1e-12);
+        assert_eq!(fit_speedup(1.0, 5000, fit), 1.3);
+        let nothing = Fit {
+            samples: 0,
+            max_speedup: 2.0,
+        };
+        assert_eq!(fit_speedup(1.0, 10, nothing), 2.0);
     }
 
     #[test]
@@ -476,6 +624,10 @@ mod tests {
             },
             SynthesisConfig {
                 normalize: Normalize::Gain(f32::INFINITY),
+                ..Default::default()
+            },
+            SynthesisConfig {
+                volume: -0.5,
                 ..Default::default()
             },
         ] {

@@ -19,6 +19,9 @@
 //! Whitespace (newlines included) and control characters collapse to single spaces: a blank line
 //! is not a paragraph break here.
 //!
+//! Timed text may come as pango markup (`text/x-raw, format=pango-markup`): [`strip_markup`]
+//! turns it into plain text first.
+//!
 //! To bound memory and latency per model run, a sentence ends after the clause that takes it past
 //! [`MAX_SENTENCE_CHARS`], and a clause without punctuation is cut at the first space past that
 //! length (or, in a run without spaces, at twice that length). Piper does neither; it only
@@ -194,6 +197,59 @@ pub fn sentences_with_limit(text: &str, limit: usize) -> Vec<Sentence> {
     sentences
 }
 
+/// Removes pango markup: tags dropped, the XML entities (named and numeric) unescaped. An `&`
+/// that starts no known entity is kept; a `<` without its `>` is dropped.
+pub fn strip_markup(markup: &str) -> String {
+    let mut out = String::with_capacity(markup.len());
+    let mut rest = markup;
+    while let Some(at) = rest.find(['<', '&']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('<') {
+            rest = match rest.find('>') {
+                Some(end) => &rest[end + 1..],
+                None => &rest[1..],
+            };
+        } else {
+            let entity = rest
+                .find(';')
+                .filter(|&end| end <= 12)
+                .and_then(|end| unescape(&rest[1..end]).map(|c| (end, c)));
+            match entity {
+                Some((end, c)) => {
+                    out.push(c);
+                    rest = &rest[end + 1..];
+                }
+                None => {
+                    out.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The character an XML entity names (`amp`, `#233`, `#x41`, …), without `&` and `;`.
+fn unescape(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => {
+            let code = name.strip_prefix('#')?;
+            let value = match code.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => code.parse().ok()?,
+            };
+            char::from_u32(value)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +382,21 @@ mod tests {
         ] {
             let _ = sentences(text);
         }
+    }
+
+    #[test]
+    fn markup_is_stripped_and_unescaped() {
+        assert_eq!(
+            strip_markup("<i>Hello</i> &amp; goodbye"),
+            "Hello & goodbye"
+        );
+        assert_eq!(
+            strip_markup("<b><font color=\"red\">1 &lt; 2</font></b> &quot;x&quot; &apos;y&apos;"),
+            "1 < 2 \"x\" 'y'"
+        );
+        assert_eq!(strip_markup("caf&#233; &#x41;"), "café A");
+        assert_eq!(strip_markup("fish & chips"), "fish & chips");
+        assert_eq!(strip_markup("a &bogus; b"), "a &bogus; b");
+        assert_eq!(strip_markup("1 < 2"), "1  2");
     }
 }

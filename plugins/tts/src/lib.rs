@@ -8,6 +8,7 @@ use gst::glib;
 
 mod neuraltts;
 mod neuralttssrc;
+mod output;
 mod phonemizer;
 mod settings;
 
@@ -15,6 +16,8 @@ neural_media_gst::define_execution_provider!("GstNmNeuralTtsExecutionProvider");
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neural_media_gst::init_logging();
+    #[cfg(feature = "doc")]
+    settings::mark_as_plugin_api();
     neuralttssrc::register(plugin)?;
     neuraltts::register(plugin)?;
     Ok(())

@@ -52,6 +52,14 @@ pub enum NormalizeProp {
     Off = 2,
 }
 
+/// Marks the property types both elements share as plugin API, for the documentation.
+#[cfg(feature = "doc")]
+pub fn mark_as_plugin_api() {
+    ChunkingProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    NormalizeProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+}
+
 /// Everything about the voice an element's properties set.
 #[derive(Debug, Clone)]
 pub struct VoiceSettings {
@@ -155,8 +163,8 @@ impl VoiceSettings {
         props
     }
 
-    /// Sets one of [`VoiceSettings::properties`]; returns false for another name.
-    pub fn set(&mut self, value: &glib::Value, name: &str) -> bool {
+    /// Sets one of [`VoiceSettings::properties`].
+    pub fn set(&mut self, value: &glib::Value, name: &str) {
         match name {
             "model" => self.model = value.get().expect("type checked upstream"),
             "speaker" => self.speaker = value.get().expect("type checked upstream"),
@@ -173,14 +181,14 @@ impl VoiceSettings {
             "threads" => self.threads = value.get().expect("type checked upstream"),
             "chunking" => self.chunking = value.get().expect("type checked upstream"),
             "normalize" => self.normalize = value.get().expect("type checked upstream"),
-            _ => return false,
+            _ => unimplemented!("property {name}"),
         }
-        true
     }
 
-    /// Reads one of [`VoiceSettings::properties`] but `active-execution-provider`.
-    pub fn get(&self, name: &str) -> Option<glib::Value> {
-        Some(match name {
+    /// Reads one of [`VoiceSettings::properties`] but `active-execution-provider`
+    /// ([`active_provider`]).
+    pub fn get(&self, name: &str) -> glib::Value {
+        match name {
             "model" => self.model.to_value(),
             "speaker" => self.speaker.to_value(),
             "length-scale" => self.length_scale.to_value(),
@@ -192,8 +200,8 @@ impl VoiceSettings {
             "threads" => self.threads.to_value(),
             "chunking" => self.chunking.to_value(),
             "normalize" => self.normalize.to_value(),
-            _ => return None,
-        })
+            _ => unimplemented!("property {name}"),
+        }
     }
 
     /// Loads the voice these settings name.
@@ -237,8 +245,14 @@ impl VoiceSettings {
                 NormalizeProp::Peak => Normalize::Peak,
                 NormalizeProp::Off => Normalize::Off,
             },
+            volume: self.volume as f32,
         }
     }
+}
+
+/// The `active-execution-provider` property: where the loaded voice runs (`None` while stopped).
+pub fn active_provider(voice: Option<&Voice>) -> glib::Value {
+    voice.map(|v| v.provider().as_str()).to_value()
 }
 
 fn resolve_speaker(voice: &Voice, speaker: &str) -> Result<i64, gst::ErrorMessage> {
@@ -259,16 +273,17 @@ fn resolve_speaker(voice: &Voice, speaker: &str) -> Result<i64, gst::ErrorMessag
     }
 }
 
-/// Converts f32 samples to the negotiated sample format, applying `volume`.
-pub fn encode(samples: &[f32], format: gst_audio::AudioFormat, volume: f32) -> Vec<u8> {
+/// Converts f32 samples (the volume already applied by the voice) to the negotiated sample
+/// format, clipped to `[-1, 1]` (mixed overlapping speech can exceed it).
+pub fn encode(samples: &[f32], format: gst_audio::AudioFormat) -> Vec<u8> {
     match format {
         gst_audio::AudioFormat::F32le => samples
             .iter()
-            .flat_map(|s| (s * volume).clamp(-1.0, 1.0).to_le_bytes())
+            .flat_map(|s| s.clamp(-1.0, 1.0).to_le_bytes())
             .collect(),
         _ => samples
             .iter()
-            .flat_map(|s| (((s * volume).clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes())
+            .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes())
             .collect(),
     }
 }
@@ -281,5 +296,15 @@ pub fn audio_caps(rate: Option<u32>) -> gst::Caps {
     match rate {
         Some(rate) => builder.rate(rate as i32).build(),
         None => builder.build(),
+    }
+}
+
+/// [`audio_caps`] as a caps query answers them: intersected with its filter, the filter's order
+/// first.
+pub fn filtered_audio_caps(rate: Option<u32>, filter: Option<&gst::CapsRef>) -> gst::Caps {
+    let caps = audio_caps(rate);
+    match filter {
+        Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+        None => caps,
     }
 }

@@ -21,26 +21,33 @@
 //! still does not fit. The trailing sentence silence never delays the next cue.
 //! `latency` (ms) is added to upstream's in the LATENCY query; with a live upstream, a cue whose
 //! synthesis took longer is still spoken, as soon as possible, and a warning suggests a larger
-//! `latency`; silence that could no longer be played on time is skipped (next buffer DISCONT). The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence`
-//! element message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
+//! `latency`; silence that could no longer be played on time is skipped (next buffer DISCONT).
+//! The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence` element
+//! message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
+//!
+//! The scheduling itself (placement, the overflow policies, mixing, silence) is the core's
+//! [`Schedule`], on sample counts; this element turns text buffers into its cues and its blocks
+//! into buffers.
 //!
 //! ```sh
 //! gst-launch-1.0 filesrc location=pipelines/data/captions.srt ! subparse ! neuraltts ! audioconvert ! wavenc ! filesink location=captions.wav
 //! ```
 //! (`pipelines/voice-subtitles.sh` runs the same.)
 
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use neural_media::tts::{SynthesisConfig, Voice};
+use neural_media::tts::schedule::{self, Block, Cue, Schedule};
+use neural_media::tts::text::strip_markup;
+use neural_media::tts::{Fit, Speech, SynthesisConfig, Voice};
 
 use super::Overflow;
+use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
-use crate::settings::{VoiceSettings, audio_caps, encode};
+use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -53,10 +60,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_LATENCY_MS: u32 = 400;
 const DEFAULT_OVERFLOW: Overflow = Overflow::Fit;
 const DEFAULT_MAX_SPEEDUP: f64 = 1.3;
-/// `fit` aims at this fraction of the cue (phoneme durations are rounded, speed is not linear).
-const FIT_MARGIN: f64 = 0.95;
-/// Re-syntheses `fit` tries at most per cue.
-const FIT_ATTEMPTS: usize = 3;
 /// Longest silence buffer sent between cues.
 const SILENCE_BLOCK: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
@@ -86,53 +89,10 @@ struct State {
     /// Whether the input is pango markup.
     markup: bool,
     segment: gst::FormattedSegment<gst::ClockTime>,
-    /// PTS of sample 0: the segment start.
-    origin: gst::ClockTime,
-    /// Samples pushed since `origin`.
-    pushed: u64,
-    /// Speech from `pushed` on that is not pushed yet (held back by `overlap` only).
-    tail: Vec<f32>,
-    /// End (in samples) of the last cue with a duration: at EOS the audio covers the text
-    /// stream's time up to there, speech or not.
-    cues_end: u64,
-    discont: bool,
-}
-
-/// One cue's synthesised speech.
-#[derive(Default)]
-struct Speech {
-    samples: Vec<f32>,
-    chunks: Vec<SpokenChunk>,
-    /// Sentence silence at the end of `samples`.
-    trailing_silence: usize,
-    infer_seconds: f64,
-}
-
-struct SpokenChunk {
-    text: String,
-    start: usize,
-    len: usize,
-    rtf: f64,
-}
-
-impl Speech {
-    /// Samples up to the end of the last word.
-    fn voiced_len(&self) -> usize {
-        self.samples.len() - self.trailing_silence.min(self.samples.len())
-    }
-
-    fn truncate(&mut self, len: usize) {
-        if len >= self.samples.len() {
-            return;
-        }
-        let cut = self.samples.len() - len;
-        self.samples.truncate(len);
-        self.trailing_silence = self.trailing_silence.saturating_sub(cut);
-        self.chunks.retain(|c| c.start < len);
-        for chunk in &mut self.chunks {
-            chunk.len = chunk.len.min(len - chunk.start);
-        }
-    }
+    /// Sample 0 at the segment start.
+    timeline: Timeline,
+    /// The output in samples: what is pushed, held back, and still owed up to the last cue.
+    schedule: Schedule,
 }
 
 pub struct NeuralTts {
@@ -147,131 +107,33 @@ pub struct NeuralTts {
     flushing: AtomicBool,
 }
 
-/// Removes pango markup: tags dropped, the XML entities (named and numeric) unescaped.
-fn strip_markup(markup: &str) -> String {
-    let mut out = String::with_capacity(markup.len());
-    let mut rest = markup;
-    while let Some(at) = rest.find(['<', '&']) {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        if rest.starts_with('<') {
-            rest = match rest.find('>') {
-                Some(end) => &rest[end + 1..],
-                None => &rest[1..],
-            };
-        } else {
-            let entity = rest
-                .find(';')
-                .filter(|&end| end <= 12)
-                .and_then(|end| unescape(&rest[1..end]).map(|c| (end, c)));
-            match entity {
-                Some((end, c)) => {
-                    out.push(c);
-                    rest = &rest[end + 1..];
-                }
-                None => {
-                    out.push('&');
-                    rest = &rest[1..];
-                }
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn unescape(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => {
-            let code = name.strip_prefix('#')?;
-            let value = match code.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => code.parse().ok()?,
-            };
-            char::from_u32(value)
-        }
-    }
-}
-
 impl State {
-    fn rate(&self) -> u64 {
-        u64::from(self.voice.sample_rate())
+    fn new(voice: Voice) -> State {
+        let timeline = Timeline::new(voice.sample_rate());
+        State {
+            schedule: Schedule::new(timeline.samples_in(SILENCE_BLOCK) as usize),
+            voice,
+            format: None,
+            markup: false,
+            segment: gst::FormattedSegment::new(),
+            timeline,
+        }
     }
 
-    fn time_of(&self, samples: u64) -> gst::ClockTime {
-        self.origin
-            + gst::ClockTime::SECOND
-                .mul_div_floor(samples, self.rate())
-                .unwrap_or(gst::ClockTime::ZERO)
-    }
-
-    fn samples_in(&self, duration: gst::ClockTime) -> u64 {
-        duration
-            .nseconds()
-            .mul_div_round(self.rate(), gst::ClockTime::SECOND.nseconds())
-            .unwrap_or(0)
-    }
-
-    /// The sample a PTS falls on (0 before the segment start).
-    fn sample_at(&self, pts: gst::ClockTime) -> u64 {
-        self.samples_in(pts.saturating_sub(self.origin))
-    }
-
-    /// Where speech scheduled so far ends.
-    fn scheduled_end(&self) -> u64 {
-        self.pushed + self.tail.len() as u64
-    }
-
-    /// Where the output must reach before EOS or a new segment: the end of the speech, or of
-    /// the last cue if that is later.
-    fn stream_end(&self) -> u64 {
-        self.scheduled_end().max(self.cues_end)
-    }
-
-    fn buffer(&mut self, samples: &[f32], volume: f32, gap: bool) -> gst::Buffer {
+    /// The buffers of the schedule's blocks.
+    fn buffers(&self, blocks: Vec<Block>) -> Vec<gst::Buffer> {
         let format = self.format.unwrap_or(gst_audio::AudioFormat::S16le);
-        let start = self.pushed;
-        let end = start + samples.len() as u64;
-        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, format, volume));
-        {
-            let buffer = buffer.get_mut().expect("new buffer is writable");
-            let pts = self.time_of(start);
-            buffer.set_pts(pts);
-            buffer.set_duration(self.time_of(end) - pts);
-            buffer.set_offset(start);
-            buffer.set_offset_end(end);
-            let mut flags = gst::BufferFlags::empty();
-            if gap {
-                flags |= gst::BufferFlags::GAP;
-            }
-            if std::mem::take(&mut self.discont) {
-                flags |= gst::BufferFlags::DISCONT;
-            }
-            buffer.set_flags(flags);
-        }
-        self.pushed = end;
-        buffer
+        let to_buffer = |block| self.timeline.block_buffer(&block, format);
+        blocks.into_iter().map(to_buffer).collect()
     }
 
-    /// Emits the output up to sample `until`: the held speech first, then silence.
-    fn advance_to(&mut self, until: u64, volume: f32, out: &mut Vec<gst::Buffer>) {
-        if until <= self.pushed {
-            return;
-        }
-        let from_tail = (self.tail.len() as u64).min(until - self.pushed) as usize;
-        if from_tail > 0 {
-            let speech: Vec<f32> = self.tail.drain(..from_tail).collect();
-            out.push(self.buffer(&speech, volume, false));
-        }
-        let block = self.samples_in(SILENCE_BLOCK).max(1);
-        while self.pushed < until {
-            let n = (until - self.pushed).min(block) as usize;
-            out.push(self.buffer(&vec![0.0; n], 1.0, true));
+    /// The cue a text buffer stands for, in samples.
+    fn cue(&self, pts: Option<gst::ClockTime>, duration: Option<gst::ClockTime>) -> Cue {
+        Cue {
+            start: pts.map(|pts| self.timeline.sample_at(pts)),
+            len: duration
+                .filter(|d| !d.is_zero() && pts.is_some())
+                .map(|d| self.timeline.samples_in(d) as usize),
         }
     }
 }
@@ -335,51 +197,61 @@ impl NeuralTts {
         Ok(gst::FlowSuccess::Ok)
     }
 
-    fn post_sentences(&self, messages: Vec<gst::Structure>) {
-        for message in messages {
-            let _ = self.obj().post_message(
-                gst::message::Element::builder(message)
-                    .src(&*self.obj())
-                    .build(),
-            );
+    /// Decodes a text buffer; `None` (after a warning) when it is not UTF-8.
+    fn decode(&self, buffer: &gst::BufferRef) -> Result<Option<String>, gst::FlowError> {
+        let map = buffer.map_readable().map_err(|_| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("cannot read text buffer"));
+            gst::FlowError::Error
+        })?;
+        match std::str::from_utf8(&map) {
+            Ok(raw) => Ok(Some(raw.to_owned())),
+            Err(err) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Decode,
+                    (
+                        "text at {} is not valid UTF-8 ({err}): skipped",
+                        buffer.pts().display()
+                    )
+                );
+                Ok(None)
+            }
         }
     }
 
-    /// Synthesises one cue, chunk by chunk; stops early (`Flushing`) on a flush.
-    fn synthesize(
+    /// Sends caps when none went out yet or downstream asks for others.
+    fn ensure_caps(&self) -> Result<(), gst::FlowError> {
+        let needs_caps = self.srcpad.check_reconfigure() || self.srcpad.current_caps().is_none();
+        if needs_caps && !self.negotiate() {
+            if self.srcpad.pad_flags().contains(gst::PadFlags::FLUSHING) {
+                return Err(gst::FlowError::Flushing);
+            }
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("downstream accepts no mono S16LE/F32LE audio at the voice's rate")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        }
+        Ok(())
+    }
+
+    /// Synthesises one cue, faster if it has to `fit`; stops early (`Flushing`) on a flush.
+    fn speak(
         &self,
         voice: &mut Voice,
         text: &str,
         config: &SynthesisConfig,
+        fit: Option<Fit>,
     ) -> Result<Speech, gst::FlowError> {
-        let silence =
-            (f64::from(config.sentence_silence) * f64::from(voice.sample_rate())).round() as usize;
-        let mut speech = Speech::default();
-        let flushing = &self.flushing;
-        let result = voice.synthesize(text, config, &Espeak, |chunk| {
-            let len = chunk.samples.len();
-            speech.chunks.push(SpokenChunk {
-                text: chunk.text,
-                start: speech.samples.len(),
-                len,
-                rtf: chunk.stats.rtf,
-            });
-            speech.trailing_silence = if chunk.sentence_end {
-                silence.min(len)
-            } else {
-                0
-            };
-            speech.samples.extend_from_slice(&chunk.samples);
-            speech.infer_seconds += chunk.stats.infer_seconds;
-            if flushing.load(Ordering::SeqCst) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
+        let keep_going = || !self.flushing.load(Ordering::SeqCst);
+        let result = match fit {
+            Some(fit) => voice.synthesize_to_fit(text, config, &Espeak, fit, keep_going),
+            None => voice.synthesize_speech(text, config, &Espeak, keep_going),
+        };
         match result {
-            Ok(summary) if summary.stopped => Err(gst::FlowError::Flushing),
-            Ok(_) => Ok(speech),
+            Ok(Some(speech)) => Ok(speech),
+            Ok(None) => Err(gst::FlowError::Flushing),
             Err(err) => {
                 gst::element_imp_error!(
                     self,
@@ -403,222 +275,115 @@ impl NeuralTts {
         let floor = state
             .segment
             .position_from_running_time(now.saturating_sub(latency))?;
-        Some(state.sample_at(floor))
+        Some(state.timeline.sample_at(floor))
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
         if self.flushing.load(Ordering::SeqCst) {
             return Err(gst::FlowError::Flushing);
         }
-        let pts = buffer.pts();
-        let map = buffer.map_readable().map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ("cannot read text buffer"));
-            gst::FlowError::Error
-        })?;
-        let raw = match std::str::from_utf8(&map) {
-            Ok(raw) => raw,
-            Err(err) => {
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Decode,
-                    (
-                        "text at {} is not valid UTF-8 ({err}): skipped",
-                        pts.display()
-                    )
-                );
-                return Ok(gst::FlowSuccess::Ok);
-            }
+        let Some(raw) = self.decode(&buffer)? else {
+            return Ok(gst::FlowSuccess::Ok);
         };
-        let needs_caps = self.srcpad.check_reconfigure() || self.srcpad.current_caps().is_none();
-        if needs_caps && !self.negotiate() {
-            if self.srcpad.pad_flags().contains(gst::PadFlags::FLUSHING) {
-                return Err(gst::FlowError::Flushing);
-            }
-            gst::element_imp_error!(
-                self,
-                gst::CoreError::Negotiation,
-                ("downstream accepts no mono S16LE/F32LE audio at the voice's rate")
-            );
-            return Err(gst::FlowError::NotNegotiated);
-        }
+        self.ensure_caps()?;
         self.upstream_latency();
         let settings = self.settings();
-        let volume = settings.voice.volume as f32;
 
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let text = if state.markup {
-            strip_markup(raw)
+            strip_markup(&raw)
         } else {
-            raw.to_owned()
+            raw
         };
-        drop(map);
         if text.trim().is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let cue_start = pts.map(|pts| state.sample_at(pts));
-        let cue_len = buffer
-            .duration()
-            .filter(|d| !d.is_zero() && pts.is_some())
-            .map(|d| state.samples_in(d) as usize);
-        if let (Some(start), Some(len)) = (cue_start, cue_len) {
-            state.cues_end = state.cues_end.max(start + len as u64);
-        }
-        let overflow = if cue_len.is_some() {
-            settings.overflow
-        } else {
-            Overflow::Shift
-        };
-
-        let mut config = settings.voice.synthesis_config(&state.voice);
-        let mut speech = self.synthesize(&mut state.voice, &text, &config)?;
+        let cue = state.cue(buffer.pts(), buffer.duration());
+        state.schedule.mark_cue(&cue);
+        let overflow = schedule::Overflow::from(settings.overflow).for_cue(&cue);
+        let fit = cue
+            .len
+            .filter(|_| overflow == schedule::Overflow::Fit)
+            .map(|samples| Fit {
+                samples,
+                max_speedup: settings.max_speedup,
+            });
+        let config = settings.voice.synthesis_config(&state.voice);
+        let mut speech = self.speak(&mut state.voice, &text, &config, fit)?;
         if speech.samples.is_empty() {
             gst::debug!(CAT, imp = self, "nothing to say in {text:?}");
             return Ok(gst::FlowSuccess::Ok);
         }
-        if let (Overflow::Fit, Some(len)) = (overflow, cue_len) {
-            let base_scale = f64::from(config.length_scale);
-            let mut speedup = 1.0f64;
-            for _ in 0..FIT_ATTEMPTS {
-                if speech.voiced_len() <= len || speedup >= settings.max_speedup {
-                    break;
-                }
-                // Durations are rounded to whole frames, so speed is not linear in the scale:
-                // aim again from what the last attempt gave.
-                speedup = (speedup * speech.voiced_len() as f64 / (len as f64 * FIT_MARGIN))
-                    .min(settings.max_speedup);
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "speech {:.3} s for a {:.3} s cue: speeding up {speedup:.3}x",
-                    speech.voiced_len() as f64 / state.rate() as f64,
-                    len as f64 / state.rate() as f64
-                );
-                config.length_scale = (base_scale / speedup) as f32;
-                let infer = speech.infer_seconds;
-                speech = self.synthesize(&mut state.voice, &text, &config)?;
-                speech.infer_seconds += infer;
-            }
-            if speech.voiced_len() > len {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "still {:.3} s over at {speedup:.2}x: shifting",
-                    (speech.voiced_len() - len) as f64 / state.rate() as f64
-                );
-            }
-        }
-        if let Some(len) = cue_len {
-            // Sentence silence past the cue end is dropped; clip drops speech too.
-            let keep = if overflow == Overflow::Clip {
-                len
-            } else {
-                len.max(speech.voiced_len())
-            };
-            speech.truncate(keep);
-        }
+        speech.limit_to_cue(cue.len, overflow);
 
-        let end = state.scheduled_end();
-        let mut start = match (cue_start, overflow) {
-            (None, _) => end,
-            (Some(cue), Overflow::Overlap) => cue.max(state.pushed),
-            (Some(cue), _) => cue.max(end),
-        };
-        if let Some(floor) = self.live_floor(state, &settings) {
-            if start < floor {
-                gst::element_imp_warning!(
-                    self,
-                    gst::CoreError::Clock,
-                    (
-                        "speech for the cue at {} is {} late (synthesis took {:.0} ms): \
-                         increase the latency property (now {} ms)",
-                        pts.display(),
-                        state.time_of(floor) - state.time_of(start),
-                        speech.infer_seconds * 1000.0,
-                        settings.latency_ms
-                    )
-                );
-                start = floor;
-            }
-            if state.tail.is_empty() && state.pushed < floor.min(start) {
-                // The silence before the floor could not be played anyway.
-                state.pushed = floor.min(start);
-                state.discont = true;
-            }
+        let floor = self.live_floor(state, &settings);
+        let samples = std::mem::take(&mut speech.samples);
+        let placed = state.schedule.add(samples, &cue, overflow, floor);
+        let time_of = |samples| state.timeline.time_of(samples);
+        if placed.start > placed.planned {
+            gst::element_imp_warning!(
+                self,
+                gst::CoreError::Clock,
+                (
+                    "speech for the cue at {} is {} late (synthesis took {:.0} ms): \
+                     increase the latency property (now {} ms)",
+                    buffer.pts().display(),
+                    time_of(placed.start) - time_of(placed.planned),
+                    speech.infer_seconds * 1000.0,
+                    settings.latency_ms
+                )
+            );
         }
-        if let Some(cue) = cue_start
-            && start > cue
+        if let Some(cue) = cue.start
+            && placed.start > cue
         {
             gst::debug!(
                 CAT,
                 imp = self,
                 "cue at {} shifted by {}",
-                state.time_of(cue),
-                state.time_of(start) - state.time_of(cue)
+                time_of(cue),
+                time_of(placed.start) - time_of(cue)
             );
         }
-
-        let mut buffers = Vec::new();
-        let mut messages = Vec::new();
-        for chunk in &speech.chunks {
-            let at = start + chunk.start as u64;
-            let chunk_pts = state.time_of(at);
-            gst::debug!(
-                CAT,
-                imp = self,
-                "speaking {:?} at {chunk_pts}, rtf {:.3}",
-                chunk.text,
-                chunk.rtf
-            );
-            messages.push(
-                gst::Structure::builder("neuraltts-sentence")
-                    .field("text", &chunk.text)
-                    .field("pts", chunk_pts.nseconds())
-                    .field(
-                        "duration",
-                        (state.time_of(at + chunk.len as u64) - chunk_pts).nseconds(),
-                    )
-                    .field("rtf", chunk.rtf)
-                    .build(),
-            );
-        }
-        if start >= end {
-            state.advance_to(start, volume, &mut buffers);
-            state.tail = speech.samples;
-        } else {
-            // overlap: mix into the speech held back.
-            let offset = (start - state.pushed) as usize;
-            let needed = offset + speech.samples.len();
-            if state.tail.len() < needed {
-                state.tail.resize(needed, 0.0);
-            }
-            for (held, new) in state.tail[offset..].iter_mut().zip(&speech.samples) {
-                *held += new;
-            }
-        }
-        let commit = match (overflow, cue_start, cue_len) {
-            (Overflow::Overlap, Some(cue), Some(len)) => {
-                (cue + len as u64).min(state.scheduled_end())
-            }
-            _ => state.scheduled_end(),
-        };
-        state.advance_to(commit, volume, &mut buffers);
+        let obj = self.obj();
+        let messages: Vec<gst::Message> = speech
+            .chunks
+            .iter()
+            .map(|chunk| {
+                let at = placed.start + chunk.start as u64;
+                let pts = time_of(at);
+                let duration = time_of(at + chunk.len as u64) - pts;
+                sentence_message(
+                    *CAT,
+                    obj.upcast_ref(),
+                    &chunk.text,
+                    pts,
+                    duration,
+                    chunk.rtf,
+                )
+            })
+            .collect();
+        let buffers = state.buffers(placed.blocks);
         drop(guard);
 
-        self.post_sentences(messages);
+        for message in messages {
+            let _ = obj.post_message(message);
+        }
         self.push_all(buffers)
     }
 
     /// Pushes what is held back and the silence up to `until` (if `None`: the end of the speech
     /// or of the last cue, whichever is later).
     fn drain(&self, until: Option<gst::ClockTime>) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let volume = self.settings.lock().unwrap().voice.volume as f32;
         let mut buffers = Vec::new();
         if let Some(state) = self.state.lock().unwrap().as_mut()
             && state.format.is_some()
         {
-            let target = until.map_or(state.stream_end(), |t| state.sample_at(t));
-            state.advance_to(target, volume, &mut buffers);
+            let target = until.map_or(state.schedule.stream_end(), |t| state.timeline.sample_at(t));
+            let mut blocks = Vec::new();
+            state.schedule.advance_to(target, &mut blocks);
+            buffers = state.buffers(blocks);
         }
         self.push_all(buffers)
     }
@@ -633,11 +398,8 @@ impl NeuralTts {
             }
             EventView::FlushStop(_) => {
                 if let Some(state) = self.state.lock().unwrap().as_mut() {
-                    state.tail.clear();
-                    state.pushed = 0;
-                    state.cues_end = 0;
+                    state.schedule.flush();
                     state.segment = gst::FormattedSegment::new();
-                    state.discont = true;
                 }
                 self.flushing.store(false, Ordering::SeqCst);
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
@@ -677,10 +439,8 @@ impl NeuralTts {
                         && state.segment.base() == segment.base()
                         && state.segment.rate() == segment.rate();
                     if !same {
-                        state.origin = segment.start().unwrap_or(gst::ClockTime::ZERO);
-                        state.pushed = 0;
-                        state.cues_end = 0;
-                        state.discont = true;
+                        state.timeline.origin = segment.start().unwrap_or(gst::ClockTime::ZERO);
+                        state.schedule.restart();
                     }
                     state.segment = segment;
                 }
@@ -721,13 +481,7 @@ impl NeuralTts {
             }
             gst::QueryViewMut::Caps(q) => {
                 let rate = Some(self.rate.load(Ordering::SeqCst)).filter(|&r| r > 0);
-                let caps = audio_caps(rate);
-                let caps = match q.filter() {
-                    Some(filter) => {
-                        filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First)
-                    }
-                    None => caps,
-                };
+                let caps = filtered_audio_caps(rate, q.filter());
                 q.set_result(&caps);
                 true
             }
@@ -832,35 +586,20 @@ impl ObjectImpl for NeuralTts {
             }
             "overflow" => settings.overflow = value.get().expect("type checked upstream"),
             "max-speedup" => settings.max_speedup = value.get().expect("type checked upstream"),
-            name => {
-                if !settings.voice.set(value, name) {
-                    unimplemented!("property {name}")
-                }
-            }
+            name => settings.voice.set(value, name),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "active-execution-provider" {
+            return active_provider(self.state.lock().unwrap().as_ref().map(|s| &s.voice));
+        }
+        let settings = self.settings.lock().unwrap();
         match pspec.name() {
-            "active-execution-provider" => {
-                let state = self.state.lock().unwrap();
-                state
-                    .as_ref()
-                    .map(|s| s.voice.provider().as_str())
-                    .to_value()
-            }
-            name => {
-                let settings = self.settings.lock().unwrap();
-                match name {
-                    "latency" => settings.latency_ms.to_value(),
-                    "overflow" => settings.overflow.to_value(),
-                    "max-speedup" => settings.max_speedup.to_value(),
-                    _ => settings
-                        .voice
-                        .get(name)
-                        .unwrap_or_else(|| unimplemented!("property {name}")),
-                }
-            }
+            "latency" => settings.latency_ms.to_value(),
+            "overflow" => settings.overflow.to_value(),
+            "max-speedup" => settings.max_speedup.to_value(),
+            name => settings.voice.get(name),
         }
     }
 }
@@ -927,17 +666,7 @@ impl ElementImpl for NeuralTts {
                 self.rate.store(voice.sample_rate(), Ordering::SeqCst);
                 *self.upstream_latency.lock().unwrap() = None;
                 self.flushing.store(false, Ordering::SeqCst);
-                *self.state.lock().unwrap() = Some(State {
-                    voice,
-                    format: None,
-                    markup: false,
-                    segment: gst::FormattedSegment::new(),
-                    origin: gst::ClockTime::ZERO,
-                    pushed: 0,
-                    tail: Vec::new(),
-                    cues_end: 0,
-                    discont: true,
-                });
+                *self.state.lock().unwrap() = Some(State::new(voice));
             }
             gst::StateChange::PausedToReady => {
                 self.flushing.store(true, Ordering::SeqCst);
@@ -957,26 +686,5 @@ impl ElementImpl for NeuralTts {
             _ => {}
         }
         ret
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_markup;
-
-    #[test]
-    fn markup_is_stripped_and_unescaped() {
-        assert_eq!(
-            strip_markup("<i>Hello</i> &amp; goodbye"),
-            "Hello & goodbye"
-        );
-        assert_eq!(
-            strip_markup("<b><font color=\"red\">1 &lt; 2</font></b> &quot;x&quot; &apos;y&apos;"),
-            "1 < 2 \"x\" 'y'"
-        );
-        assert_eq!(strip_markup("caf&#233; &#x41;"), "café A");
-        assert_eq!(strip_markup("fish & chips"), "fish & chips");
-        assert_eq!(strip_markup("a &bogus; b"), "a &bogus; b");
-        assert_eq!(strip_markup("1 < 2"), "1  2");
     }
 }

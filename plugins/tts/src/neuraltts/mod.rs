@@ -33,7 +33,20 @@ pub enum Overflow {
     Fit = 3,
 }
 
+impl From<Overflow> for neural_media::tts::schedule::Overflow {
+    fn from(overflow: Overflow) -> Self {
+        match overflow {
+            Overflow::Clip => Self::Clip,
+            Overflow::Shift => Self::Shift,
+            Overflow::Overlap => Self::Overlap,
+            Overflow::Fit => Self::Fit,
+        }
+    }
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    #[cfg(feature = "doc")]
+    Overflow::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "neuraltts",

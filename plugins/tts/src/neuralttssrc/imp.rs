@@ -31,8 +31,9 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use neural_media::tts::{ChunkIds, Voice, text, text_to_ids};
 
+use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
-use crate::settings::{VoiceSettings, audio_caps, encode};
+use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -62,6 +63,8 @@ struct State {
     /// The next sentence's chunks (one, or one per clause with `chunking=clause`), phonemized
     /// and waiting for their model run: one run per `create()`.
     chunks: VecDeque<ChunkIds>,
+    /// Sample 0 at time 0.
+    timeline: Timeline,
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
@@ -79,33 +82,20 @@ pub struct NeuralTtsSrc {
 }
 
 impl NeuralTtsSrc {
-    fn rate(state: &State) -> u64 {
-        u64::from(state.voice.sample_rate())
-    }
-
-    fn time_of(state: &State, samples: u64) -> gst::ClockTime {
-        gst::ClockTime::SECOND
-            .mul_div_floor(samples, Self::rate(state))
-            .unwrap_or(gst::ClockTime::ZERO)
-    }
-
     /// Live only: moves the position up to the current running time when we fell behind it.
     fn catch_up(&self, state: &mut State) {
         let Some(now) = self.obj().current_running_time() else {
             return;
         };
-        if Self::time_of(state, state.position) + IDLE_BLOCK < now {
-            let samples = now
-                .nseconds()
-                .mul_div_floor(Self::rate(state), gst::ClockTime::SECOND.nseconds())
-                .unwrap_or(0);
+        let position = state.timeline.time_of(state.position);
+        if position + IDLE_BLOCK < now {
             gst::debug!(
                 CAT,
                 imp = self,
                 "behind the clock by {}, resyncing",
-                now - Self::time_of(state, state.position)
+                now - position
             );
-            state.position = samples;
+            state.position = state.timeline.whole_samples_in(now);
             state.discont = true;
         }
     }
@@ -131,22 +121,15 @@ impl NeuralTtsSrc {
         }
     }
 
-    fn buffer(&self, state: &mut State, samples: &[f32], volume: f32) -> gst::Buffer {
-        let start = state.position;
-        let end = start + samples.len() as u64;
-        let mut buffer = gst::Buffer::from_mut_slice(encode(samples, state.format, volume));
-        {
-            let buffer = buffer.get_mut().expect("new buffer is writable");
-            let pts = Self::time_of(state, start);
-            buffer.set_pts(pts);
-            buffer.set_duration(Self::time_of(state, end) - pts);
-            buffer.set_offset(start);
-            buffer.set_offset_end(end);
-            if std::mem::take(&mut state.discont) {
-                buffer.set_flags(gst::BufferFlags::DISCONT | gst::BufferFlags::RESYNC);
-            }
+    /// The next buffer, at the position; the first after a resync is DISCONT and RESYNC.
+    fn buffer(state: &mut State, samples: &[f32], mut flags: gst::BufferFlags) -> gst::Buffer {
+        if std::mem::take(&mut state.discont) {
+            flags |= gst::BufferFlags::DISCONT | gst::BufferFlags::RESYNC;
         }
-        state.position = end;
+        let buffer = state
+            .timeline
+            .buffer(samples, state.position, state.format, flags);
+        state.position += samples.len() as u64;
         buffer
     }
 
@@ -237,35 +220,20 @@ impl ObjectImpl for NeuralTtsSrc {
                 drop(settings);
                 self.obj().set_live(is_live);
             }
-            name => {
-                if !settings.voice.set(value, name) {
-                    unimplemented!("property {name}")
-                }
-            }
+            name => settings.voice.set(value, name),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "active-execution-provider" {
+            return active_provider(self.state.lock().unwrap().as_ref().map(|s| &s.voice));
+        }
+        let settings = self.settings.lock().unwrap();
         match pspec.name() {
-            "active-execution-provider" => {
-                let state = self.state.lock().unwrap();
-                state
-                    .as_ref()
-                    .map(|s| s.voice.provider().as_str())
-                    .to_value()
-            }
-            name => {
-                let settings = self.settings.lock().unwrap();
-                match name {
-                    "text" => settings.text.to_value(),
-                    "location" => settings.location.to_value(),
-                    "is-live" => settings.is_live.to_value(),
-                    _ => settings
-                        .voice
-                        .get(name)
-                        .unwrap_or_else(|| unimplemented!("property {name}")),
-                }
-            }
+            "text" => settings.text.to_value(),
+            "location" => settings.location.to_value(),
+            "is-live" => settings.is_live.to_value(),
+            name => settings.voice.get(name),
         }
     }
 }
@@ -340,6 +308,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
         }
         self.flushing.store(false, Ordering::SeqCst);
         *self.state.lock().unwrap() = Some(State {
+            timeline: Timeline::new(voice.sample_rate()),
             voice,
             format: gst_audio::AudioFormat::S16le,
             pending,
@@ -363,11 +332,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
             .unwrap()
             .as_ref()
             .map(|s| s.voice.sample_rate());
-        let caps = audio_caps(rate);
-        Some(match filter {
-            Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
-            None => caps,
-        })
+        Some(filtered_audio_caps(rate, filter.map(|f| f.as_ref())))
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
@@ -427,7 +392,6 @@ impl PushSrcImpl for NeuralTtsSrc {
         let settings = self.settings.lock().unwrap().clone();
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let volume = settings.voice.volume as f32;
         loop {
             if self.flushing.load(Ordering::SeqCst) {
                 return Err(gst::FlowError::Flushing);
@@ -450,31 +414,18 @@ impl PushSrcImpl for NeuralTtsSrc {
                 };
                 if settings.is_live {
                     self.catch_up(state);
-                    self.wait_until(Self::time_of(state, state.position))?;
+                    self.wait_until(state.timeline.time_of(state.position))?;
                 }
-                let buffer = self.buffer(state, &chunk.samples, volume);
-                let (pts, duration) = (
+                let buffer = Self::buffer(state, &chunk.samples, gst::BufferFlags::empty());
+                let obj = self.obj();
+                let _ = obj.post_message(sentence_message(
+                    *CAT,
+                    obj.upcast_ref(),
+                    &chunk.text,
                     buffer.pts().unwrap_or_default(),
                     buffer.duration().unwrap_or_default(),
-                );
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "speaking {:?} at {pts} for {duration}, rtf {:.3}",
-                    chunk.text,
-                    chunk.stats.rtf
-                );
-                let message = gst::Structure::builder("neuraltts-sentence")
-                    .field("text", &chunk.text)
-                    .field("pts", pts.nseconds())
-                    .field("duration", duration.nseconds())
-                    .field("rtf", chunk.stats.rtf)
-                    .build();
-                let _ = self.obj().post_message(
-                    gst::message::Element::builder(message)
-                        .src(&*self.obj())
-                        .build(),
-                );
+                    chunk.stats.rtf,
+                ));
                 return Ok(CreateSuccess::NewBuffer(buffer));
             }
             if let Some(sentence) = state.pending.pop_front() {
@@ -496,14 +447,9 @@ impl PushSrcImpl for NeuralTtsSrc {
                 return Err(gst::FlowError::Eos);
             }
             self.catch_up(state);
-            let samples = IDLE_BLOCK
-                .nseconds()
-                .mul_div_floor(Self::rate(state), gst::ClockTime::SECOND.nseconds())
-                .unwrap_or(0);
-            let silence = vec![0.0f32; samples as usize];
-            self.wait_until(Self::time_of(state, state.position))?;
-            let mut buffer = self.buffer(state, &silence, 1.0);
-            buffer.make_mut().set_flags(gst::BufferFlags::GAP);
+            let silence = vec![0.0f32; state.timeline.whole_samples_in(IDLE_BLOCK) as usize];
+            self.wait_until(state.timeline.time_of(state.position))?;
+            let buffer = Self::buffer(state, &silence, gst::BufferFlags::GAP);
             return Ok(CreateSuccess::NewBuffer(buffer));
         }
     }
