@@ -50,7 +50,7 @@ macro_rules! define_execution_provider {
 
         impl ExecutionProvider {
             /// The runtime properties every model-running element has: `execution-provider`,
-            /// `active-execution-provider` (read-only) and `threads`. `runs` is the blurb's
+            /// `active-execution-provider` (read-only), `threads` and `model-instance`. `runs` is the blurb's
             /// subject, e.g. "Where the voice runs".
             pub fn properties(runs: &str) -> Vec<glib::ParamSpec> {
                 use $crate::gst::prelude::*;
@@ -68,9 +68,14 @@ macro_rules! define_execution_provider {
                         .build(),
                     glib::ParamSpecUInt::builder("threads")
                         .nick("Threads")
-                        .blurb("ONNX Runtime intra-op threads per model (0: one per core)")
+                        .blurb("ONNX Runtime intra-op threads: 0 shares the models with every element that loads them and runs them within the process's thread budget (one thread per core, or NEURAL_MEDIA_THREADS); N > 0 gives this element private sessions with N threads each")
                         .maximum(256)
                         .default_value(0)
+                        .mutable_ready()
+                        .build(),
+                    glib::ParamSpecString::builder("model-instance")
+                        .nick("Model instance")
+                        .blurb("Elements that load the same model with the same instance name share it; empty (the default) shares by model and execution provider alone, a name keeps a separate instance (with threads=0)")
                         .mutable_ready()
                         .build(),
                 ]
@@ -103,6 +108,27 @@ pub fn start_error(err: &neural_media::Error) -> gst::ErrorMessage {
         Error::Inference(_) | Error::Phonemizer(_) | Error::Cancelled => {
             gst::error_msg!(gst::LibraryError::Init, ("{}", err))
         }
+    }
+}
+
+/// Gives an element the default name of its factory (`faceexpression0`) instead of the one
+/// GStreamer derives from the GType name (`nmfaceexpression0`, from `GstNmFaceExpression`: our
+/// GTypes carry the `GstNm` prefix so that no other plugin can take their names). Call it from
+/// `constructed()`; a name given by the application is left alone.
+pub fn name_after_factory(element: &gst::Element) {
+    use gst::prelude::*;
+    let Some(factory) = element.factory() else {
+        return;
+    };
+    let name = element.name();
+    let Some(number) = name
+        .strip_prefix("nm")
+        .and_then(|rest| rest.strip_prefix(factory.name().as_str()))
+    else {
+        return;
+    };
+    if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+        element.set_property("name", format!("{}{number}", factory.name()));
     }
 }
 

@@ -72,6 +72,7 @@ pub struct VoiceSettings {
     pub volume: f64,
     pub execution_provider: ExecutionProvider,
     pub threads: u32,
+    pub model_instance: String,
     pub chunking: ChunkingProp,
     pub normalize: NormalizeProp,
 }
@@ -88,6 +89,7 @@ impl Default for VoiceSettings {
             volume: DEFAULT_VOLUME,
             execution_provider: ExecutionProvider::default(),
             threads: DEFAULT_THREADS,
+            model_instance: String::new(),
             chunking: ChunkingProp::default(),
             normalize: NormalizeProp::default(),
         }
@@ -179,6 +181,12 @@ impl VoiceSettings {
                 self.execution_provider = value.get().expect("type checked upstream")
             }
             "threads" => self.threads = value.get().expect("type checked upstream"),
+            "model-instance" => {
+                self.model_instance = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
             "chunking" => self.chunking = value.get().expect("type checked upstream"),
             "normalize" => self.normalize = value.get().expect("type checked upstream"),
             _ => unimplemented!("property {name}"),
@@ -198,6 +206,7 @@ impl VoiceSettings {
             "volume" => self.volume.to_value(),
             "execution-provider" => self.execution_provider.to_value(),
             "threads" => self.threads.to_value(),
+            "model-instance" => self.model_instance.to_value(),
             "chunking" => self.chunking.to_value(),
             "normalize" => self.normalize.to_value(),
             _ => unimplemented!("property {name}"),
@@ -213,6 +222,7 @@ impl VoiceSettings {
         let options = SessionOptions {
             execution_provider: self.execution_provider.into(),
             threads: self.threads as usize,
+            instance: self.model_instance.clone(),
             ..SessionOptions::default()
         };
         let voice =
@@ -251,8 +261,8 @@ impl VoiceSettings {
 }
 
 /// The `active-execution-provider` property: where the loaded voice runs (`None` while stopped).
-pub fn active_provider(voice: Option<&Voice>) -> glib::Value {
-    voice.map(|v| v.provider().as_str()).to_value()
+pub fn active_provider(provider: Option<neural_media::runtime::ExecutionProvider>) -> glib::Value {
+    provider.map(|p| p.as_str()).to_value()
 }
 
 fn resolve_speaker(voice: &Voice, speaker: &str) -> Result<i64, gst::ErrorMessage> {

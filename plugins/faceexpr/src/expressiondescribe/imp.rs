@@ -524,6 +524,7 @@ impl ObjectImpl for ExpressionDescribe {
     fn constructed(&self) {
         self.parent_constructed();
         let obj = self.obj();
+        neural_media_gst::name_after_factory(obj.upcast_ref());
         obj.add_pad(&self.sinkpad).expect("add sink pad");
         obj.add_pad(&self.srcpad).expect("add src pad");
         obj.add_pad(&self.textpad).expect("add text pad");

@@ -205,6 +205,11 @@ impl ObjectSubclass for ExpressionOverlay {
 }
 
 impl ObjectImpl for ExpressionOverlay {
+    fn constructed(&self) {
+        self.parent_constructed();
+        neural_media_gst::name_after_factory(self.obj().upcast_ref());
+    }
+
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![

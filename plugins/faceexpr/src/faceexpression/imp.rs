@@ -24,6 +24,12 @@
 //! Tracks reset on flush, stream-start and caps change. Models load when the element goes
 //! READY→PAUSED; a missing or wrong model fails that state change with an error naming the file.
 //!
+//! The models come from the process-wide engine (`neural_media::engine`): with `threads=0` (the
+//! default) every `faceexpression` that loads the same files with the same `execution-provider`
+//! and `model-instance` shares them, and their runs share one thread budget for the process. A
+//! flush or a change to READY terminates this element's model run in progress. No lock that a
+//! query or a property read takes is held across a model run.
+//!
 //! ```sh
 //! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
 //!     faceexpression ! expressionoverlay show-probabilities=true ! videoconvert ! \
@@ -42,9 +48,11 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
+use neural_media::engine::Cancel;
 use neural_media::face::{self, AnnotatorConfig, ExpressionAnnotator};
 use neural_media::runtime::SessionOptions;
 
+use super::worker::Worker;
 use super::{PostMessages, Smoothing, messages};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -73,6 +81,7 @@ struct Settings {
     classifier_model: Option<String>,
     execution_provider: ExecutionProvider,
     threads: u32,
+    model_instance: String,
     detection_size: u32,
     detection_threshold: f64,
     nms_threshold: f64,
@@ -93,6 +102,7 @@ impl Default for Settings {
             classifier_model: None,
             execution_provider: ExecutionProvider::default(),
             threads: DEFAULT_THREADS,
+            model_instance: String::new(),
             detection_size: DEFAULT_DETECTION_SIZE,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
             nms_threshold: DEFAULT_NMS_THRESHOLD,
@@ -134,23 +144,26 @@ impl Settings {
     }
 }
 
+/// What queries and property reads need: never locked across a model run.
 struct State {
-    annotator: ExpressionAnnotator,
     info: Option<gst_video::VideoInfo>,
+    provider: &'static str,
 }
 
 #[derive(Default)]
 pub struct FaceExpression {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The models and the tracks. Locked for a frame's analysis by the streaming thread (or the
+    /// `pipelined` worker), and otherwise only by serialized paths (caps, flush stop, start/stop).
+    analysis: Mutex<Option<ExpressionAnnotator>>,
+    /// Terminates this element's model runs (flush start, PAUSED→READY).
+    cancel: Cancel,
     /// Earliest running time downstream still wants, from its last QoS event.
     earliest: Mutex<Option<gst::ClockTime>>,
-    /// With `pipelined`: the frame being analysed on a worker thread.
-    pending: Mutex<Option<Pending>>,
+    /// With `pipelined`: the analysis thread.
+    worker: Mutex<Option<Worker>>,
 }
-
-/// A frame handed to a worker thread; joining gives it back with its metas.
-type Pending = std::thread::JoinHandle<Result<gst::Buffer, gst::FlowError>>;
 
 fn model_path(property: &Option<String>, default: &str) -> std::path::PathBuf {
     match property {
@@ -185,29 +198,25 @@ impl FaceExpression {
     }
 
     fn reset(&self, why: &str) {
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
+        if let Some(annotator) = self.analysis.lock().unwrap().as_mut() {
             gst::debug!(CAT, imp = self, "resetting tracks: {why}");
-            state.annotator.reset();
+            annotator.reset();
         }
         *self.earliest.lock().unwrap() = None;
     }
 
-    /// Joins the worker thread, if a frame is with it, and gives that frame back.
+    /// Waits for the frame with the `pipelined` worker, if any, and gives it back.
     fn finish_pending(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
-        let Some(worker) = self.pending.lock().unwrap().take() else {
+        let Some(result) = self
+            .worker
+            .lock()
+            .unwrap()
+            .as_mut()
+            .and_then(Worker::finish)
+        else {
             return Ok(None);
         };
-        match worker.join() {
-            Ok(result) => result.map(Some),
-            Err(_) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Failed,
-                    ("the analysis thread panicked")
-                );
-                Err(gst::FlowError::Error)
-            }
-        }
+        result.map(Some)
     }
 
     /// Pushes the frame the worker holds, before a serialized event or query passes it.
@@ -225,15 +234,22 @@ impl FaceExpression {
     }
 
     /// Analyses one frame and attaches the result to it (what transform_ip does).
-    fn annotate(&self, buffer: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+    pub(super) fn annotate(
+        &self,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
         let late = self.is_late(buffer);
-        let mut guard = self.state.lock().unwrap();
-        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let info = {
+            let state = self.state.lock().unwrap();
+            let state = state.as_ref().ok_or(gst::FlowError::Flushing)?;
+            state.info.clone().ok_or(gst::FlowError::NotNegotiated)?
+        };
+        let mut guard = self.analysis.lock().unwrap();
+        let annotator = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let config = settings.annotator_config();
-        if *state.annotator.config() != config {
-            state.annotator.set_config(config);
+        if *annotator.config() != config {
+            annotator.set_config(config);
         }
         let result = {
             let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
@@ -261,20 +277,27 @@ impl FaceExpression {
                     "late frame {:?}: detector skipped",
                     buffer.pts()
                 );
-                state.annotator.process_tracking_only(&frame)
+                annotator.process_tracking_only(&frame)
             } else {
-                state.annotator.process(&frame)
+                annotator.process(&frame)
             }
         };
-        let result = result.map_err(|e| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                ("face analysis failed: {e}")
-            );
-            gst::FlowError::Error
-        })?;
-        let labels = state.annotator.labels().to_vec();
+        let result = match result {
+            Ok(result) => result,
+            Err(neural_media::Error::Cancelled) => {
+                gst::debug!(CAT, imp = self, "analysis of {:?} cancelled", buffer.pts());
+                return Err(gst::FlowError::Flushing);
+            }
+            Err(e) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("face analysis failed: {e}")
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        let labels = annotator.labels().to_vec();
         drop(guard);
         let stats = &result.stats;
         gst::log!(
@@ -407,6 +430,7 @@ impl ObjectImpl for FaceExpression {
 
     fn constructed(&self) {
         self.parent_constructed();
+        neural_media_gst::name_after_factory(self.obj().upcast_ref());
         self.obj().set_qos(DEFAULT_QOS);
     }
 
@@ -418,6 +442,12 @@ impl ObjectImpl for FaceExpression {
             "classifier-model" => s.classifier_model = v.get().expect("type checked upstream"),
             "execution-provider" => s.execution_provider = v.get().expect("type checked upstream"),
             "threads" => s.threads = v.get().expect("type checked upstream"),
+            "model-instance" => {
+                s.model_instance = v
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default()
+            }
             "detection-size" => s.detection_size = v.get().expect("type checked upstream"),
             "detection-threshold" => {
                 s.detection_threshold = v.get().expect("type checked upstream")
@@ -438,10 +468,7 @@ impl ObjectImpl for FaceExpression {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         if pspec.name() == "active-execution-provider" {
             let state = self.state.lock().unwrap();
-            return state
-                .as_ref()
-                .map(|s| s.annotator.detector().provider().as_str())
-                .to_value();
+            return state.as_ref().map(|s| s.provider).to_value();
         }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
@@ -449,6 +476,7 @@ impl ObjectImpl for FaceExpression {
             "classifier-model" => s.classifier_model.to_value(),
             "execution-provider" => s.execution_provider.to_value(),
             "threads" => s.threads.to_value(),
+            "model-instance" => s.model_instance.to_value(),
             "detection-size" => s.detection_size.to_value(),
             "detection-threshold" => s.detection_threshold.to_value(),
             "nms-threshold" => s.nms_threshold.to_value(),
@@ -468,6 +496,17 @@ impl ObjectImpl for FaceExpression {
 impl GstObjectImpl for FaceExpression {}
 
 impl ElementImpl for FaceExpression {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::PausedToReady {
+            // Before the base class deactivates the pads (which waits for the streaming thread).
+            self.cancel.cancel();
+        }
+        self.parent_change_state(transition)
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -502,6 +541,7 @@ impl BaseTransformImpl for FaceExpression {
         let options = SessionOptions {
             execution_provider: settings.execution_provider.into(),
             threads: settings.threads as usize,
+            instance: settings.model_instance.clone(),
             ..SessionOptions::default()
         };
         let detector = model_path(
@@ -512,7 +552,7 @@ impl BaseTransformImpl for FaceExpression {
             &settings.classifier_model,
             neural_media::assets::DEFAULT_EXPRESSION_CLASSIFIER,
         );
-        let annotator = ExpressionAnnotator::load(
+        let mut annotator = ExpressionAnnotator::load(
             &detector,
             &classifier,
             None,
@@ -528,16 +568,21 @@ impl BaseTransformImpl for FaceExpression {
             classifier.display(),
             annotator.detector().provider()
         );
+        annotator.set_cancel(&self.cancel);
+        self.cancel.reset();
         *self.state.lock().unwrap() = Some(State {
-            annotator,
             info: None,
+            provider: annotator.detector().provider().as_str(),
         });
+        *self.analysis.lock().unwrap() = Some(annotator);
         *self.earliest.lock().unwrap() = None;
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        let _ = self.finish_pending();
+        // Ends the worker thread (after its frame, whose run change_state cancelled).
+        *self.worker.lock().unwrap() = None;
+        *self.analysis.lock().unwrap() = None;
         *self.state.lock().unwrap() = None;
         Ok(())
     }
@@ -545,29 +590,31 @@ impl BaseTransformImpl for FaceExpression {
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info = gst_video::VideoInfo::from_caps(incaps)
             .map_err(|_| gst::loggable_error!(CAT, "invalid caps {incaps}"))?;
-        let mut state = self.state.lock().unwrap();
-        let state = state
-            .as_mut()
-            .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
-        if state.info.as_ref() != Some(&info) {
-            if state.info.is_some() {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "caps changed to {incaps}: resetting tracks"
-                );
-                state.annotator.reset();
+        let changed = {
+            let mut state = self.state.lock().unwrap();
+            let state = state
+                .as_mut()
+                .ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
+            if state.info.as_ref() == Some(&info) {
+                return Ok(());
             }
-            state.info = Some(info);
+            state.info.replace(info).is_some()
+        };
+        if changed {
+            self.reset(&format!("caps changed to {incaps}"));
         }
         Ok(())
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
         match event.view() {
+            // Ends the model run in progress: the streaming thread (or the worker) returns
+            // FLUSHING at once rather than after the run.
+            gst::EventView::FlushStart(_) => self.cancel.cancel(),
             gst::EventView::FlushStop(_) => {
                 // The frame with the worker belongs to the flushed data.
                 let _ = self.finish_pending();
+                self.cancel.reset();
                 self.reset("flush");
             }
             gst::EventView::StreamStart(_) => {
@@ -613,26 +660,24 @@ impl BaseTransformImpl for FaceExpression {
         if !self.settings.lock().unwrap().pipelined {
             return self.parent_generate_output();
         }
-        let Some(mut buffer) = self.take_queued_buffer() else {
+        let Some(buffer) = self.take_queued_buffer() else {
             return Ok(GenerateOutputSuccess::NoOutput);
         };
         let previous = self.finish_pending()?;
-        let element = self.obj().clone();
-        let worker = std::thread::Builder::new()
-            .name("faceexpression".into())
-            .spawn(move || {
-                element.imp().annotate(buffer.make_mut())?;
-                Ok(buffer)
-            })
-            .map_err(|e| {
+        let mut worker = self.worker.lock().unwrap();
+        if worker.is_none() {
+            *worker = Some(Worker::spawn(&self.obj()).map_err(|e| {
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Failed,
-                    ("cannot start an analysis thread: {e}")
+                    ("cannot start the analysis thread: {e}")
                 );
                 gst::FlowError::Error
-            })?;
-        *self.pending.lock().unwrap() = Some(worker);
+            })?);
+        }
+        if let Some(worker) = worker.as_mut() {
+            worker.submit(buffer)?;
+        }
         Ok(previous.map_or(
             GenerateOutputSuccess::NoOutput,
             GenerateOutputSuccess::Buffer,

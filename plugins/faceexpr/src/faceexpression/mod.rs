@@ -4,6 +4,7 @@ use gst::prelude::*;
 
 mod imp;
 mod messages;
+mod worker;
 
 /// Temporal smoothing of each face's expression.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]

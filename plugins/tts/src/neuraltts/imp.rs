@@ -40,9 +40,11 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use neural_media::engine::Cancel;
+use neural_media::runtime::ExecutionProvider;
 use neural_media::tts::schedule::{self, Block, Cue, Schedule};
 use neural_media::tts::text::strip_markup;
-use neural_media::tts::{Fit, Speech, SynthesisConfig, Voice};
+use neural_media::tts::{Fit, Speech, Voice};
 
 use super::Overflow;
 use crate::output::{Timeline, sentence_message};
@@ -82,8 +84,9 @@ impl Default for Settings {
     }
 }
 
+/// The stream's state: never locked across a model run.
 struct State {
-    voice: Voice,
+    provider: ExecutionProvider,
     /// Negotiated sample format; `None` until caps went out.
     format: Option<gst_audio::AudioFormat>,
     /// Whether the input is pango markup.
@@ -100,6 +103,10 @@ pub struct NeuralTts {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The voice: locked by the streaming thread for a model run, and by state changes.
+    voice: Mutex<Option<Voice>>,
+    /// Terminates this element's model runs (flush start, PAUSED→READY).
+    cancel: Cancel,
     /// The loaded voice's sample rate (0 while stopped), for caps queries during synthesis.
     rate: AtomicU32,
     /// Upstream's (live, min, max) latency, queried once per run.
@@ -108,11 +115,11 @@ pub struct NeuralTts {
 }
 
 impl State {
-    fn new(voice: Voice) -> State {
+    fn new(voice: &Voice) -> State {
         let timeline = Timeline::new(voice.sample_rate());
         State {
             schedule: Schedule::new(timeline.samples_in(SILENCE_BLOCK) as usize),
-            voice,
+            provider: voice.provider(),
             format: None,
             markup: false,
             segment: gst::FormattedSegment::new(),
@@ -236,14 +243,18 @@ impl NeuralTts {
         Ok(())
     }
 
-    /// Synthesises one cue, faster if it has to `fit`; stops early (`Flushing`) on a flush.
+    /// Synthesises one cue, faster if it has to `fit`; stops early (`Flushing`) on a flush,
+    /// which also terminates the model run in progress.
     fn speak(
         &self,
-        voice: &mut Voice,
+        settings: &Settings,
         text: &str,
-        config: &SynthesisConfig,
         fit: Option<Fit>,
     ) -> Result<Speech, gst::FlowError> {
+        let mut voice = self.voice.lock().unwrap();
+        let voice = voice.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let config = settings.voice.synthesis_config(voice);
+        let config = &config;
         let keep_going = || !self.flushing.load(Ordering::SeqCst);
         let result = match fit {
             Some(fit) => voice.synthesize_to_fit(text, config, &Espeak, fit, keep_going),
@@ -251,7 +262,7 @@ impl NeuralTts {
         };
         match result {
             Ok(Some(speech)) => Ok(speech),
-            Ok(None) => Err(gst::FlowError::Flushing),
+            Ok(None) | Err(neural_media::Error::Cancelled) => Err(gst::FlowError::Flushing),
             Err(err) => {
                 gst::element_imp_error!(
                     self,
@@ -289,18 +300,21 @@ impl NeuralTts {
         self.upstream_latency();
         let settings = self.settings();
 
-        let mut guard = self.state.lock().unwrap();
-        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let text = if state.markup {
-            strip_markup(&raw)
-        } else {
-            raw
+        let (text, cue) = {
+            let mut guard = self.state.lock().unwrap();
+            let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let text = if state.markup {
+                strip_markup(&raw)
+            } else {
+                raw
+            };
+            if text.trim().is_empty() {
+                return Ok(gst::FlowSuccess::Ok);
+            }
+            let cue = state.cue(buffer.pts(), buffer.duration());
+            state.schedule.mark_cue(&cue);
+            (text, cue)
         };
-        if text.trim().is_empty() {
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        let cue = state.cue(buffer.pts(), buffer.duration());
-        state.schedule.mark_cue(&cue);
         let overflow = schedule::Overflow::from(settings.overflow).for_cue(&cue);
         let fit = cue
             .len
@@ -309,14 +323,15 @@ impl NeuralTts {
                 samples,
                 max_speedup: settings.max_speedup,
             });
-        let config = settings.voice.synthesis_config(&state.voice);
-        let mut speech = self.speak(&mut state.voice, &text, &config, fit)?;
+        let mut speech = self.speak(&settings, &text, fit)?;
         if speech.samples.is_empty() {
             gst::debug!(CAT, imp = self, "nothing to say in {text:?}");
             return Ok(gst::FlowSuccess::Ok);
         }
         speech.limit_to_cue(cue.len, overflow);
 
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let floor = self.live_floor(state, &settings);
         let samples = std::mem::take(&mut speech.samples);
         let placed = state.schedule.add(samples, &cue, overflow, floor);
@@ -394,6 +409,7 @@ impl NeuralTts {
         match event.view() {
             EventView::FlushStart(_) => {
                 self.flushing.store(true, Ordering::SeqCst);
+                self.cancel.cancel();
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
             }
             EventView::FlushStop(_) => {
@@ -401,6 +417,7 @@ impl NeuralTts {
                     state.schedule.flush();
                     state.segment = gst::FormattedSegment::new();
                 }
+                self.cancel.reset();
                 self.flushing.store(false, Ordering::SeqCst);
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
             }
@@ -529,6 +546,8 @@ impl ObjectSubclass for NeuralTts {
             srcpad,
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
+            voice: Mutex::new(None),
+            cancel: Cancel::new(),
             rate: AtomicU32::new(0),
             upstream_latency: Mutex::new(None),
             flushing: AtomicBool::new(false),
@@ -570,6 +589,7 @@ impl ObjectImpl for NeuralTts {
     fn constructed(&self) {
         self.parent_constructed();
         let obj = self.obj();
+        neural_media_gst::name_after_factory(obj.upcast_ref());
         obj.add_pad(&self.sinkpad).expect("add sink pad");
         obj.add_pad(&self.srcpad).expect("add src pad");
     }
@@ -592,7 +612,7 @@ impl ObjectImpl for NeuralTts {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         if pspec.name() == "active-execution-provider" {
-            return active_provider(self.state.lock().unwrap().as_ref().map(|s| &s.voice));
+            return active_provider(self.state.lock().unwrap().as_ref().map(|s| s.provider));
         }
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
@@ -651,7 +671,7 @@ impl ElementImpl for NeuralTts {
         match transition {
             gst::StateChange::ReadyToPaused => {
                 let settings = self.settings();
-                let voice = settings.voice.load_voice().map_err(|err| {
+                let mut voice = settings.voice.load_voice().map_err(|err| {
                     self.post_error_message(err);
                     gst::StateChangeError
                 })?;
@@ -666,10 +686,14 @@ impl ElementImpl for NeuralTts {
                 self.rate.store(voice.sample_rate(), Ordering::SeqCst);
                 *self.upstream_latency.lock().unwrap() = None;
                 self.flushing.store(false, Ordering::SeqCst);
-                *self.state.lock().unwrap() = Some(State::new(voice));
+                voice.set_cancel(&self.cancel);
+                self.cancel.reset();
+                *self.state.lock().unwrap() = Some(State::new(&voice));
+                *self.voice.lock().unwrap() = Some(voice);
             }
             gst::StateChange::PausedToReady => {
                 self.flushing.store(true, Ordering::SeqCst);
+                self.cancel.cancel();
             }
             _ => {}
         }
@@ -677,10 +701,12 @@ impl ElementImpl for NeuralTts {
         match transition {
             gst::StateChange::PausedToReady => {
                 *self.state.lock().unwrap() = None;
+                *self.voice.lock().unwrap() = None;
                 self.rate.store(0, Ordering::SeqCst);
             }
             gst::StateChange::ReadyToPaused if ret.is_err() => {
                 *self.state.lock().unwrap() = None;
+                *self.voice.lock().unwrap() = None;
                 self.rate.store(0, Ordering::SeqCst);
             }
             _ => {}

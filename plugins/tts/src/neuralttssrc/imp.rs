@@ -29,6 +29,8 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
+use neural_media::engine::Cancel;
+use neural_media::runtime::ExecutionProvider;
 use neural_media::tts::{ChunkIds, Voice, text, text_to_ids};
 
 use crate::output::{Timeline, sentence_message};
@@ -55,8 +57,15 @@ struct Settings {
     is_live: bool,
 }
 
+/// What caps queries and property reads need: never locked across a model run or a clock wait.
+#[derive(Clone, Copy)]
+struct Info {
+    rate: u32,
+    provider: ExecutionProvider,
+}
+
+/// The streaming thread's state: locked briefly between synthesis and clock waits.
 struct State {
-    voice: Voice,
     format: gst_audio::AudioFormat,
     /// Sentences waiting to be spoken.
     pending: VecDeque<String>,
@@ -73,7 +82,12 @@ struct State {
 #[derive(Default)]
 pub struct NeuralTtsSrc {
     settings: Mutex<Settings>,
+    info: Mutex<Option<Info>>,
     state: Mutex<Option<State>>,
+    /// The voice: locked by the streaming thread for a model run, and by start/stop.
+    voice: Mutex<Option<Voice>>,
+    /// Terminates this element's model runs (`unlock()`, a stop).
+    cancel: Cancel,
     /// Text from `push-text`, taken by the streaming thread (never blocked by synthesis).
     incoming: Mutex<VecDeque<String>>,
     flushing: AtomicBool,
@@ -205,6 +219,7 @@ impl ObjectImpl for NeuralTtsSrc {
     fn constructed(&self) {
         self.parent_constructed();
         let obj = self.obj();
+        neural_media_gst::name_after_factory(obj.upcast_ref());
         obj.set_format(gst::Format::Time);
         obj.set_live(DEFAULT_IS_LIVE);
     }
@@ -226,7 +241,7 @@ impl ObjectImpl for NeuralTtsSrc {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         if pspec.name() == "active-execution-provider" {
-            return active_provider(self.state.lock().unwrap().as_ref().map(|s| &s.voice));
+            return active_provider(self.info.lock().unwrap().map(|i| i.provider));
         }
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
@@ -272,7 +287,7 @@ impl ElementImpl for NeuralTtsSrc {
 impl BaseSrcImpl for NeuralTtsSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let voice = settings.voice.load_voice()?;
+        let mut voice = settings.voice.load_voice()?;
         gst::info!(
             CAT,
             imp = self,
@@ -307,42 +322,46 @@ impl BaseSrcImpl for NeuralTtsSrc {
             Self::queue_text(&mut pending, &content);
         }
         self.flushing.store(false, Ordering::SeqCst);
+        voice.set_cancel(&self.cancel);
+        self.cancel.reset();
+        *self.info.lock().unwrap() = Some(Info {
+            rate: voice.sample_rate(),
+            provider: voice.provider(),
+        });
         *self.state.lock().unwrap() = Some(State {
             timeline: Timeline::new(voice.sample_rate()),
-            voice,
             format: gst_audio::AudioFormat::S16le,
             pending,
             chunks: VecDeque::new(),
             position: 0,
             discont: false,
         });
+        *self.voice.lock().unwrap() = Some(voice);
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = None;
+        *self.voice.lock().unwrap() = None;
+        *self.info.lock().unwrap() = None;
         self.incoming.lock().unwrap().clear();
         Ok(())
     }
 
     fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
-        let rate = self
-            .state
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|s| s.voice.sample_rate());
+        let rate = self.info.lock().unwrap().map(|i| i.rate);
         Some(filtered_audio_caps(rate, filter.map(|f| f.as_ref())))
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info = gst_audio::AudioInfo::from_caps(caps)
             .map_err(|_| gst::loggable_error!(CAT, "invalid caps {caps}"))?;
+        let rate = self.info.lock().unwrap().map(|i| i.rate);
         let mut state = self.state.lock().unwrap();
         let state = state
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "caps set while stopped"))?;
-        if info.rate() != state.voice.sample_rate() || info.channels() != 1 {
+        if Some(info.rate()) != rate || info.channels() != 1 {
             return Err(gst::loggable_error!(
                 CAT,
                 "caps {caps} do not match the voice"
@@ -372,6 +391,8 @@ impl BaseSrcImpl for NeuralTtsSrc {
 
     fn unlock(&self) -> Result<(), gst::ErrorMessage> {
         self.flushing.store(true, Ordering::SeqCst);
+        // Terminates a synthesis in progress: create() returns FLUSHING without waiting for it.
+        self.cancel.cancel();
         if let Some(id) = self.clock_wait.lock().unwrap().as_ref() {
             id.unschedule();
         }
@@ -380,7 +401,41 @@ impl BaseSrcImpl for NeuralTtsSrc {
 
     fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
         self.flushing.store(false, Ordering::SeqCst);
+        self.cancel.reset();
         Ok(())
+    }
+}
+
+/// What `create()` does next.
+enum Next {
+    Chunk(ChunkIds),
+    Sentence(String),
+    Idle,
+}
+
+impl NeuralTtsSrc {
+    /// Runs `f` on the voice (locked for it; never the state).
+    fn with_voice<R>(&self, f: impl FnOnce(&mut Voice) -> R) -> Result<R, gst::FlowError> {
+        let mut voice = self.voice.lock().unwrap();
+        Ok(f(voice.as_mut().ok_or(gst::FlowError::Flushing)?))
+    }
+
+    /// Runs `f` on the state (locked for it).
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, gst::FlowError> {
+        let mut state = self.state.lock().unwrap();
+        Ok(f(state.as_mut().ok_or(gst::FlowError::Flushing)?))
+    }
+
+    /// Live: catches up with the clock and waits until the next buffer's time (no lock held).
+    fn pace(&self, is_live: bool) -> Result<(), gst::FlowError> {
+        if !is_live {
+            return Ok(());
+        }
+        let at = self.with_state(|state| {
+            self.catch_up(state);
+            state.timeline.time_of(state.position)
+        })?;
+        self.wait_until(at)
     }
 }
 
@@ -390,67 +445,89 @@ impl PushSrcImpl for NeuralTtsSrc {
         _buffer: Option<&mut gst::BufferRef>,
     ) -> Result<CreateSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
-        let mut guard = self.state.lock().unwrap();
-        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         loop {
             if self.flushing.load(Ordering::SeqCst) {
                 return Err(gst::FlowError::Flushing);
             }
-            for input in self.incoming.lock().unwrap().drain(..) {
-                Self::queue_text(&mut state.pending, &input);
-            }
-            let config = settings.voice.synthesis_config(&state.voice);
-            if let Some(chunk_ids) = state.chunks.pop_front() {
-                let chunk = match state.voice.synthesize_chunk(chunk_ids, &config) {
-                    Ok(chunk) => chunk,
-                    Err(err) => {
-                        gst::element_imp_error!(
-                            self,
-                            gst::StreamError::Failed,
-                            ("synthesis failed: {err}")
-                        );
-                        return Err(gst::FlowError::Error);
-                    }
-                };
-                if settings.is_live {
-                    self.catch_up(state);
-                    self.wait_until(state.timeline.time_of(state.position))?;
+            let next = self.with_state(|state| {
+                for input in self.incoming.lock().unwrap().drain(..) {
+                    Self::queue_text(&mut state.pending, &input);
                 }
-                let buffer = Self::buffer(state, &chunk.samples, gst::BufferFlags::empty());
-                let obj = self.obj();
-                let _ = obj.post_message(sentence_message(
-                    *CAT,
-                    obj.upcast_ref(),
-                    &chunk.text,
-                    buffer.pts().unwrap_or_default(),
-                    buffer.duration().unwrap_or_default(),
-                    chunk.stats.rtf,
-                ));
-                return Ok(CreateSuccess::NewBuffer(buffer));
-            }
-            if let Some(sentence) = state.pending.pop_front() {
-                match text_to_ids(&sentence, state.voice.config(), &Espeak, config.chunking) {
-                    Ok(chunks) => state.chunks.extend(chunks),
-                    Err(err) => {
-                        gst::element_imp_error!(
-                            self,
-                            gst::StreamError::Failed,
-                            ("phonemization failed: {err}")
-                        );
-                        return Err(gst::FlowError::Error);
+                if let Some(chunk) = state.chunks.pop_front() {
+                    Next::Chunk(chunk)
+                } else if let Some(sentence) = state.pending.pop_front() {
+                    Next::Sentence(sentence)
+                } else {
+                    Next::Idle
+                }
+            })?;
+            match next {
+                Next::Chunk(chunk_ids) => {
+                    let chunk = self.with_voice(|voice| {
+                        let config = settings.voice.synthesis_config(voice);
+                        voice.synthesize_chunk(chunk_ids, &config)
+                    })?;
+                    let chunk = match chunk {
+                        Ok(chunk) => chunk,
+                        Err(neural_media::Error::Cancelled) => {
+                            gst::debug!(CAT, imp = self, "synthesis cancelled");
+                            return Err(gst::FlowError::Flushing);
+                        }
+                        Err(err) => {
+                            gst::element_imp_error!(
+                                self,
+                                gst::StreamError::Failed,
+                                ("synthesis failed: {err}")
+                            );
+                            return Err(gst::FlowError::Error);
+                        }
+                    };
+                    self.pace(settings.is_live)?;
+                    let buffer = self.with_state(|state| {
+                        Self::buffer(state, &chunk.samples, gst::BufferFlags::empty())
+                    })?;
+                    let obj = self.obj();
+                    let _ = obj.post_message(sentence_message(
+                        *CAT,
+                        obj.upcast_ref(),
+                        &chunk.text,
+                        buffer.pts().unwrap_or_default(),
+                        buffer.duration().unwrap_or_default(),
+                        chunk.stats.rtf,
+                    ));
+                    return Ok(CreateSuccess::NewBuffer(buffer));
+                }
+                Next::Sentence(sentence) => {
+                    let chunks = self.with_voice(|voice| {
+                        let chunking = settings.voice.synthesis_config(voice).chunking;
+                        text_to_ids(&sentence, voice.config(), &Espeak, chunking)
+                    })?;
+                    match chunks {
+                        Ok(chunks) => self.with_state(|state| state.chunks.extend(chunks))?,
+                        Err(err) => {
+                            gst::element_imp_error!(
+                                self,
+                                gst::StreamError::Failed,
+                                ("phonemization failed: {err}")
+                            );
+                            return Err(gst::FlowError::Error);
+                        }
                     }
                 }
-                continue;
+                Next::Idle => {
+                    if !settings.is_live {
+                        gst::debug!(CAT, imp = self, "all text spoken");
+                        return Err(gst::FlowError::Eos);
+                    }
+                    self.pace(true)?;
+                    let buffer = self.with_state(|state| {
+                        let silence =
+                            vec![0.0f32; state.timeline.whole_samples_in(IDLE_BLOCK) as usize];
+                        Self::buffer(state, &silence, gst::BufferFlags::GAP)
+                    })?;
+                    return Ok(CreateSuccess::NewBuffer(buffer));
+                }
             }
-            if !settings.is_live {
-                gst::debug!(CAT, imp = self, "all text spoken");
-                return Err(gst::FlowError::Eos);
-            }
-            self.catch_up(state);
-            let silence = vec![0.0f32; state.timeline.whole_samples_in(IDLE_BLOCK) as usize];
-            self.wait_until(state.timeline.time_of(state.position))?;
-            let buffer = Self::buffer(state, &silence, gst::BufferFlags::GAP);
-            return Ok(CreateSuccess::NewBuffer(buffer));
         }
     }
 }
