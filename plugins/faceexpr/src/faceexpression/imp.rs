@@ -49,9 +49,10 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 use neural_media::engine::Cancel;
-use neural_media::face::{self, AnnotatorConfig, ExpressionAnnotator};
+use neural_media::face::ExpressionAnnotator;
 use neural_media::runtime::SessionOptions;
 
+use super::settings::*;
 use super::worker::Worker;
 use super::{PostMessages, Smoothing, messages};
 
@@ -62,87 +63,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("Facial expression analytics"),
     )
 });
-
-const DEFAULT_THREADS: u32 = 0;
-const DEFAULT_DETECTION_SIZE: u32 = 640;
-const DEFAULT_DETECTION_THRESHOLD: f64 = 0.5;
-const DEFAULT_NMS_THRESHOLD: f64 = 0.3;
-const DEFAULT_MIN_FACE_SIZE: u32 = 0;
-const DEFAULT_MAX_FACES: u32 = 32;
-const DEFAULT_INFERENCE_INTERVAL: u32 = 1;
-const DEFAULT_CLASSIFY_INTERVAL: u32 = 1;
-const DEFAULT_STICKINESS: f64 = 0.9;
-const DEFAULT_QOS: bool = true;
-const DEFAULT_PIPELINED: bool = false;
-
-#[derive(Debug, Clone)]
-struct Settings {
-    detector_model: Option<String>,
-    classifier_model: Option<String>,
-    execution_provider: ExecutionProvider,
-    threads: u32,
-    model_instance: String,
-    detection_size: u32,
-    detection_threshold: f64,
-    nms_threshold: f64,
-    min_face_size: u32,
-    max_faces: u32,
-    inference_interval: u32,
-    classify_interval: u32,
-    smoothing: Smoothing,
-    stickiness: f64,
-    post_messages: PostMessages,
-    pipelined: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            detector_model: None,
-            classifier_model: None,
-            execution_provider: ExecutionProvider::default(),
-            threads: DEFAULT_THREADS,
-            model_instance: String::new(),
-            detection_size: DEFAULT_DETECTION_SIZE,
-            detection_threshold: DEFAULT_DETECTION_THRESHOLD,
-            nms_threshold: DEFAULT_NMS_THRESHOLD,
-            min_face_size: DEFAULT_MIN_FACE_SIZE,
-            max_faces: DEFAULT_MAX_FACES,
-            inference_interval: DEFAULT_INFERENCE_INTERVAL,
-            classify_interval: DEFAULT_CLASSIFY_INTERVAL,
-            smoothing: Smoothing::default(),
-            stickiness: DEFAULT_STICKINESS,
-            post_messages: PostMessages::default(),
-            pipelined: DEFAULT_PIPELINED,
-        }
-    }
-}
-
-impl Settings {
-    fn annotator_config(&self) -> AnnotatorConfig {
-        let stickiness = self.stickiness as f32;
-        let smoothing = match self.smoothing {
-            Smoothing::None => face::Smoothing::None,
-            Smoothing::Ema => face::Smoothing::Ema {
-                alpha: (1.0 - stickiness).max(0.01),
-            },
-            Smoothing::Hmm => face::Smoothing::hmm(stickiness),
-        };
-        let detector = face::DetectorConfig {
-            detection_size: self.detection_size,
-            threshold: self.detection_threshold as f32,
-            nms_threshold: self.nms_threshold as f32,
-            min_face_size: self.min_face_size as f32,
-            max_faces: self.max_faces as usize,
-        };
-        AnnotatorConfig::new(
-            detector,
-            smoothing,
-            self.inference_interval,
-            self.classify_interval,
-        )
-    }
-}
 
 /// What queries and property reads need: never locked across a model run.
 struct State {

@@ -4,6 +4,7 @@ use gst::prelude::*;
 
 mod imp;
 mod messages;
+mod settings;
 mod worker;
 
 /// Temporal smoothing of each face's expression.

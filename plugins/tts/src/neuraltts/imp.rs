@@ -41,13 +41,13 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use neural_media::engine::Cancel;
-use neural_media::runtime::ExecutionProvider;
-use neural_media::tts::schedule::{self, Block, Cue, Schedule};
+use neural_media::tts::schedule;
 use neural_media::tts::text::strip_markup;
 use neural_media::tts::{Fit, Speech, Voice};
 
 use super::Overflow;
-use crate::output::{Timeline, sentence_message};
+use super::state::State;
+use crate::output::sentence_message;
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
 
@@ -62,8 +62,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_LATENCY_MS: u32 = 400;
 const DEFAULT_OVERFLOW: Overflow = Overflow::Fit;
 const DEFAULT_MAX_SPEEDUP: f64 = 1.3;
-/// Longest silence buffer sent between cues.
-const SILENCE_BLOCK: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -84,20 +82,6 @@ impl Default for Settings {
     }
 }
 
-/// The stream's state: never locked across a model run.
-struct State {
-    provider: ExecutionProvider,
-    /// Negotiated sample format; `None` until caps went out.
-    format: Option<gst_audio::AudioFormat>,
-    /// Whether the input is pango markup.
-    markup: bool,
-    segment: gst::FormattedSegment<gst::ClockTime>,
-    /// Sample 0 at the segment start.
-    timeline: Timeline,
-    /// The output in samples: what is pushed, held back, and still owed up to the last cue.
-    schedule: Schedule,
-}
-
 pub struct NeuralTts {
     sinkpad: gst::Pad,
     srcpad: gst::Pad,
@@ -112,37 +96,6 @@ pub struct NeuralTts {
     /// Upstream's (live, min, max) latency, queried once per run.
     upstream_latency: Mutex<Option<(bool, gst::ClockTime, Option<gst::ClockTime>)>>,
     flushing: AtomicBool,
-}
-
-impl State {
-    fn new(voice: &Voice) -> State {
-        let timeline = Timeline::new(voice.sample_rate());
-        State {
-            schedule: Schedule::new(timeline.samples_in(SILENCE_BLOCK) as usize),
-            provider: voice.provider(),
-            format: None,
-            markup: false,
-            segment: gst::FormattedSegment::new(),
-            timeline,
-        }
-    }
-
-    /// The buffers of the schedule's blocks.
-    fn buffers(&self, blocks: Vec<Block>) -> Vec<gst::Buffer> {
-        let format = self.format.unwrap_or(gst_audio::AudioFormat::S16le);
-        let to_buffer = |block| self.timeline.block_buffer(&block, format);
-        blocks.into_iter().map(to_buffer).collect()
-    }
-
-    /// The cue a text buffer stands for, in samples.
-    fn cue(&self, pts: Option<gst::ClockTime>, duration: Option<gst::ClockTime>) -> Cue {
-        Cue {
-            start: pts.map(|pts| self.timeline.sample_at(pts)),
-            len: duration
-                .filter(|d| !d.is_zero() && pts.is_some())
-                .map(|d| self.timeline.samples_in(d) as usize),
-        }
-    }
 }
 
 impl NeuralTts {

@@ -3,6 +3,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod state;
 
 glib::wrapper! {
     pub struct NeuralTts(ObjectSubclass<imp::NeuralTts>) @extends gst::Element, gst::Object;
