@@ -22,8 +22,9 @@
 //!
 //! # Thread budget
 //! The budget is one token per core ([`budget`]; `NEURAL_MEDIA_THREADS` overrides it). A wide run
-//! takes every token, and starts only when all are free and no other run waits; a narrow run takes
-//! one. Runs of every shared model in the process draw from the same budget, so N elements never
+//! takes every token, and starts only when all are free, no other run waits and no other element
+//! asked for a run in the last half second (one active stream); otherwise a run is narrow and takes
+//! one token. Runs of every shared model in the process draw from the same budget, so N elements never
 //! have more model threads running than there are cores. An element with `threads > 0` asks for a
 //! private instance instead: its own session with a pool of that size, outside the budget (as
 //! before the engine existed).
@@ -40,6 +41,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use ort::session::{RunOptions, Session, SessionInputs, SessionOutputs};
 
@@ -174,14 +176,20 @@ struct Scheduler {
 struct SchedulerState {
     free: usize,
     waiting: usize,
+    /// When each handle (by address) last asked for a run: the streams active right now.
+    recent: HashMap<usize, Instant>,
     hold: bool,
     held: usize,
 }
+
+/// A handle that asked for a run within this window counts as an active stream.
+const ACTIVE_WINDOW: Duration = Duration::from_millis(500);
 
 static SCHEDULER: LazyLock<Scheduler> = LazyLock::new(|| Scheduler {
     state: Mutex::new(SchedulerState {
         free: budget(),
         waiting: 0,
+        recent: HashMap::new(),
         hold: false,
         held: 0,
     }),
@@ -209,17 +217,26 @@ impl Drop for Grant {
 }
 
 impl Scheduler {
-    /// Every token when they are all free and nobody else waits, else one token.
+    /// Every token when they are all free, nobody else waits and no other stream asked for a
+    /// run within [`ACTIVE_WINDOW`]; else one token. (Two streams that take turns with wide runs
+    /// would each wait for the other's whole run, and their own work between runs would compete
+    /// with the run's threads: narrow runs side by side do more.)
     fn acquire(&self, cancel: &Cancel) -> Result<Grant> {
         let cores = budget();
+        let now = Instant::now();
         let mut state = lock(&self.state);
+        state
+            .recent
+            .retain(|_, at| now.duration_since(*at) < ACTIVE_WINDOW);
+        state.recent.insert(Arc::as_ptr(&cancel.0) as usize, now);
+        let alone = state.recent.len() == 1;
         state.waiting += 1;
         let tokens = loop {
             if cancel.is_cancelled() {
                 state.waiting -= 1;
                 return Err(Error::Cancelled);
             }
-            if state.free == cores && state.waiting == 1 {
+            if state.free == cores && state.waiting == 1 && alone {
                 break cores;
             }
             if state.free > 0 {
@@ -532,6 +549,16 @@ mod tests {
         let first = SCHEDULER.acquire(&cancel).expect("granted");
         assert_eq!(first.tokens, budget());
         drop(first);
+        if budget() >= 2 {
+            // Another stream asked for a run just now: the next one is narrow even with every
+            // token free.
+            let other = Cancel::new();
+            drop(SCHEDULER.acquire(&other).expect("granted"));
+            let next = SCHEDULER.acquire(&cancel).expect("granted");
+            assert_eq!(next.tokens, 1);
+            drop(next);
+            lock(&SCHEDULER.state).recent.clear();
+        }
         if budget() >= 2 {
             // With one token taken, the next request is narrow.
             let mut state = lock(&SCHEDULER.state);

@@ -6,47 +6,32 @@ use gst_video::VideoFormat as F;
 use gst_video::prelude::*;
 use neural_media::face::{self, PixelFormat as P, YuvMatrix};
 
-/// One packed 8-bit RGB layout: GStreamer's format, the core's, and the pixel size in bytes with
-/// the byte offsets of R, G and B.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PackedRgb {
-    pub video: F,
-    pub pixel: P,
-    pub bytes_per_pixel: usize,
-    pub rgb: [usize; 3],
-}
-
-const fn packed(video: F, pixel: P, bytes_per_pixel: usize, rgb: [usize; 3]) -> PackedRgb {
-    PackedRgb {
-        video,
-        pixel,
-        bytes_per_pixel,
-        rgb,
-    }
-}
-
-/// The packed RGB formats: what `expressionoverlay` draws on and `faceexpression` reads directly.
-pub const PACKED_RGB: [PackedRgb; 10] = [
-    packed(F::Rgb, P::Rgb, 3, [0, 1, 2]),
-    packed(F::Bgr, P::Bgr, 3, [2, 1, 0]),
-    packed(F::Rgbx, P::Rgbx, 4, [0, 1, 2]),
-    packed(F::Bgrx, P::Bgrx, 4, [2, 1, 0]),
-    packed(F::Xrgb, P::Xrgb, 4, [1, 2, 3]),
-    packed(F::Xbgr, P::Xbgr, 4, [3, 2, 1]),
-    packed(F::Rgba, P::Rgba, 4, [0, 1, 2]),
-    packed(F::Bgra, P::Bgra, 4, [2, 1, 0]),
-    packed(F::Argb, P::Argb, 4, [1, 2, 3]),
-    packed(F::Abgr, P::Abgr, 4, [3, 2, 1]),
+/// The packed RGB formats (what `expressionoverlay` draws on and `faceexpression` reads
+/// directly): GStreamer's format and the core's, whose `PixelFormat::packed_layout` gives the
+/// pixel size and the byte offsets of R, G and B.
+pub const PACKED_RGB: [(F, P); 10] = [
+    (F::Rgb, P::Rgb),
+    (F::Bgr, P::Bgr),
+    (F::Rgbx, P::Rgbx),
+    (F::Bgrx, P::Bgrx),
+    (F::Xrgb, P::Xrgb),
+    (F::Xbgr, P::Xbgr),
+    (F::Rgba, P::Rgba),
+    (F::Bgra, P::Bgra),
+    (F::Argb, P::Argb),
+    (F::Abgr, P::Abgr),
 ];
 
-/// The packed RGB layout of `format`, if it is one.
-pub fn packed_rgb(format: F) -> Option<PackedRgb> {
-    PACKED_RGB.into_iter().find(|p| p.video == format)
+/// The core's pixel format for a packed RGB `format`, if it is one.
+pub fn packed_rgb(format: F) -> Option<P> {
+    PACKED_RGB
+        .into_iter()
+        .find_map(|(video, pixel)| (video == format).then_some(pixel))
 }
 
 /// The packed RGB formats, in [`PACKED_RGB`] order.
 pub fn packed_rgb_formats() -> impl Iterator<Item = F> {
-    PACKED_RGB.into_iter().map(|p| p.video)
+    PACKED_RGB.into_iter().map(|(video, _)| video)
 }
 
 /// Always-present `src` and `sink` pads with the same raw video caps, for an in-place filter.
@@ -87,7 +72,7 @@ pub fn core_frame<'a>(
         ),
         F::Nv12 => face::Frame::nv12(w, h, plane(0)?, stride(0)?, plane(1)?, stride(1)?),
         other => match packed_rgb(other) {
-            Some(p) => face::Frame::packed(p.pixel, w, h, plane(0)?, stride(0)?),
+            Some(pixel) => face::Frame::packed(pixel, w, h, plane(0)?, stride(0)?),
             None => return Err(format!("unsupported format {other:?}")),
         },
     }

@@ -79,8 +79,9 @@ pub enum PixelFormat {
 }
 
 impl PixelFormat {
-    /// For packed formats: bytes per pixel and the byte offsets of R, G and B.
-    fn packed_layout(self) -> Option<(usize, [usize; 3])> {
+    /// For packed formats: bytes per pixel and the byte offsets of R, G and B (the one table of
+    /// packed RGB layouts; the plugins map GStreamer's formats onto these).
+    pub fn packed_layout(self) -> Option<(usize, [usize; 3])> {
         Some(match self {
             PixelFormat::Rgb => (3, [0, 1, 2]),
             PixelFormat::Bgr => (3, [2, 1, 0]),

@@ -97,10 +97,9 @@ fn caption(face: &FaceMeta) -> String {
 }
 
 fn layout(format: gst_video::VideoFormat) -> Option<Layout> {
-    let packed = formats::packed_rgb(format)?;
-    let [r, g, b] = packed.rgb;
+    let (bytes_per_pixel, [r, g, b]) = formats::packed_rgb(format)?.packed_layout()?;
     Some(Layout {
-        bytes_per_pixel: packed.bytes_per_pixel,
+        bytes_per_pixel,
         r,
         g,
         b,
