@@ -10,7 +10,7 @@ use std::sync::Arc;
 use neural_media::Error;
 use neural_media::assets;
 use neural_media::engine::{self, Cancel, testing};
-use neural_media::face::{DetectorConfig, FaceDetector, Frame, PixelFormat};
+use neural_media::face::{DetectorConfig, FaceDetector};
 use neural_media::runtime::{ExecutionProvider, SessionOptions};
 use neural_media::tts::Voice;
 
@@ -36,23 +36,11 @@ fn detector(options: &SessionOptions) -> FaceDetector {
         .unwrap_or_else(|e| panic!("face detector must be provisioned (set-up script): {e}"))
 }
 
-fn image() -> image::RgbImage {
-    let path = assets::data_dir().join("media/multi_face.jpg");
-    image::open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8()
-}
+mod common;
+use common::{media_image, rgb_frame as frame};
 
-fn frame(img: &image::RgbImage) -> Frame<'_> {
-    let (w, h) = img.dimensions();
-    Frame::packed(
-        PixelFormat::Rgb,
-        w as usize,
-        h as usize,
-        img.as_raw(),
-        w as usize * 3,
-    )
-    .expect("valid frame")
+fn image() -> image::RgbImage {
+    media_image("multi_face.jpg")
 }
 
 fn config() -> DetectorConfig {

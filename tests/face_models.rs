@@ -23,7 +23,7 @@ use neural_media::face::classify::{self, CropDescriptor};
 use neural_media::face::frame::Region;
 use neural_media::face::{
     AnnotatorConfig, BBox, Detection, DetectorConfig, ExpressionAnnotator, ExpressionClassifier,
-    FaceDetector, Frame, PixelFormat, Smoothing, TrackerConfig,
+    FaceDetector, Frame, Smoothing, TrackerConfig,
 };
 use neural_media::runtime::{ExecutionProvider, SessionOptions};
 use serde_json::Value;
@@ -57,25 +57,8 @@ fn classifier() -> ExpressionClassifier {
     })
 }
 
-/// An RGB image from `data/media`.
-fn media(name: &str) -> image::RgbImage {
-    let path = assets::data_dir().join("media").join(name);
-    image::open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8()
-}
-
-fn rgb_frame(img: &image::RgbImage) -> Frame<'_> {
-    let (w, h) = img.dimensions();
-    Frame::packed(
-        PixelFormat::Rgb,
-        w as usize,
-        h as usize,
-        img.as_raw(),
-        w as usize * 3,
-    )
-    .unwrap()
-}
+mod common;
+use common::{media_image as media, rgb_frame};
 
 fn config(detection_size: u32) -> DetectorConfig {
     DetectorConfig {

@@ -78,3 +78,24 @@ pub fn wav(path: &Path) -> (u32, u16, u16, Vec<u8>) {
     }
     panic!("no data chunk in {}", path.display());
 }
+
+/// An RGB image from `data/media`.
+pub fn media_image(name: &str) -> image::RgbImage {
+    let path = neural_media::assets::data_dir().join("media").join(name);
+    image::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}
+
+/// The core's view of an RGB image.
+pub fn rgb_frame(img: &image::RgbImage) -> neural_media::face::Frame<'_> {
+    let (w, h) = img.dimensions();
+    neural_media::face::Frame::packed(
+        neural_media::face::PixelFormat::Rgb,
+        w as usize,
+        h as usize,
+        img.as_raw(),
+        w as usize * 3,
+    )
+    .expect("an RGB image is a valid frame")
+}

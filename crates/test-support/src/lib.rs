@@ -316,3 +316,14 @@ pub fn f32le_peak(data: &[u8]) -> f32 {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).abs())
         .fold(0.0f32, f32::max)
 }
+
+/// A buffer of `data` at `pts`, lasting `duration`.
+pub fn timed(data: Vec<u8>, pts: gst::ClockTime, duration: gst::ClockTime) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_slice(data);
+    {
+        let b = buffer.get_mut().expect("a new buffer is writable");
+        b.set_pts(pts);
+        b.set_duration(duration);
+    }
+    buffer
+}

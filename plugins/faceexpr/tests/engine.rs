@@ -16,11 +16,8 @@ const CAPS: &str = "video/x-raw,format=BGRx,width=320,height=240,framerate=25/1"
 
 /// A grey 320x240 BGRx frame at `n` × 40 ms.
 fn frame(n: u64) -> gst::Buffer {
-    let mut buffer = gst::Buffer::from_slice(vec![128u8; 320 * 240 * 4]);
-    let b = buffer.get_mut().expect("writable");
-    b.set_pts(gst::ClockTime::from_mseconds(40 * n));
-    b.set_duration(gst::ClockTime::from_mseconds(40));
-    buffer
+    let ms = gst::ClockTime::from_mseconds;
+    support::timed(vec![128u8; 320 * 240 * 4], ms(40 * n), ms(40))
 }
 
 /// With `pipelined`, the frame's run is on the worker: the streaming thread is free, and a

@@ -17,11 +17,8 @@ const LONG: &str = "This cue is long enough that its synthesis takes a good whil
                     while the voice is still at work on it.";
 
 fn cue(text: &str, pts_ms: u64, duration_ms: u64) -> gst::Buffer {
-    let mut buffer = gst::Buffer::from_slice(text.as_bytes().to_vec());
-    let b = buffer.get_mut().expect("writable");
-    b.set_pts(gst::ClockTime::from_mseconds(pts_ms));
-    b.set_duration(gst::ClockTime::from_mseconds(duration_ms));
-    buffer
+    let ms = gst::ClockTime::from_mseconds;
+    support::timed(text.as_bytes().to_vec(), ms(pts_ms), ms(duration_ms))
 }
 
 #[test]
