@@ -13,8 +13,12 @@
 //! * a **wide** session whose intra-op pool has as many threads as the budget has cores, for a run
 //!   that has the machine to itself (one stream: the lowest latency);
 //! * up to one **narrow** single-threaded session per core, for runs that overlap (several
-//!   streams: runs side by side beat one run after another on a shared pool, measured in
-//!   `benches/engine_bench.rs`).
+//!   streams: runs side by side beat one run after another on a shared pool; `faceexpression` on
+//!   2 cores, `benches/streams_bench.py`: 8 streams 70 fps with narrow runs, 31 fps with a
+//!   2-thread pool per element). Each session has its own arena, so a model whose activations
+//!   are large can do without narrow sessions (`SessionOptions::overlap = false`): its runs are
+//!   then all wide, one after another (the voices: 4 `neuraltts` with narrow sessions had 3.3×
+//!   the peak RSS of one, for about 1.13× the throughput).
 //!
 //! Sessions, arenas and weights therefore scale with the number of runs the cores can do at once
 //! (at most `1 + cores` sessions per model on the CPU), never with the number of elements.
@@ -176,6 +180,8 @@ struct Scheduler {
 struct SchedulerState {
     free: usize,
     waiting: usize,
+    /// Requests among `waiting` that need every token.
+    wide_waiting: usize,
     /// When each handle (by address) last asked for a run: the streams active right now.
     recent: HashMap<usize, Instant>,
     hold: bool,
@@ -189,6 +195,7 @@ static SCHEDULER: LazyLock<Scheduler> = LazyLock::new(|| Scheduler {
     state: Mutex::new(SchedulerState {
         free: budget(),
         waiting: 0,
+        wide_waiting: 0,
         recent: HashMap::new(),
         hold: false,
         held: 0,
@@ -221,7 +228,10 @@ impl Scheduler {
     /// run within [`ACTIVE_WINDOW`]; else one token. (Two streams that take turns with wide runs
     /// would each wait for the other's whole run, and their own work between runs would compete
     /// with the run's threads: narrow runs side by side do more.)
-    fn acquire(&self, cancel: &Cancel) -> Result<Grant> {
+    ///
+    /// `wide_only` (a model without narrow sessions) waits for every token, and while it waits
+    /// no run takes a token before it.
+    fn acquire(&self, cancel: &Cancel, wide_only: bool) -> Result<Grant> {
         let cores = budget();
         let now = Instant::now();
         let mut state = lock(&self.state);
@@ -231,15 +241,17 @@ impl Scheduler {
         state.recent.insert(Arc::as_ptr(&cancel.0) as usize, now);
         let alone = state.recent.len() == 1;
         state.waiting += 1;
+        state.wide_waiting += usize::from(wide_only);
         let tokens = loop {
             if cancel.is_cancelled() {
                 state.waiting -= 1;
+                state.wide_waiting -= usize::from(wide_only);
                 return Err(Error::Cancelled);
             }
-            if state.free == cores && state.waiting == 1 && alone {
+            if state.free == cores && (wide_only || (state.waiting == 1 && alone)) {
                 break cores;
             }
-            if state.free > 0 {
+            if state.free > 0 && !wide_only && state.wide_waiting == 0 {
                 break 1;
             }
             state = self
@@ -249,6 +261,7 @@ impl Scheduler {
         };
         state.free -= tokens;
         state.waiting -= 1;
+        state.wide_waiting -= usize::from(wide_only);
         Ok(Grant { tokens })
     }
 
@@ -329,6 +342,7 @@ pub(crate) struct ModelKey {
     modified: Option<std::time::SystemTime>,
     provider: ExecutionProvider,
     spinning: bool,
+    overlap: bool,
     instance: String,
 }
 
@@ -345,6 +359,7 @@ impl ModelKey {
             modified: meta.modified().ok(),
             provider: options.execution_provider,
             spinning: options.spinning,
+            overlap: options.overlap,
             instance: options.instance.clone(),
         })
     }
@@ -401,14 +416,15 @@ impl SharedModel {
         }
     }
 
-    /// A budgeted CPU model: `wide` uses every core; `narrow` builds single-threaded sessions.
-    pub(crate) fn budgeted(wide: Session, narrow: NarrowBuilder) -> SharedModel {
+    /// A budgeted CPU model: `wide` uses every core; `narrow` builds single-threaded sessions
+    /// for overlapping runs (`None`: every run is wide, one after another).
+    pub(crate) fn budgeted(wide: Session, narrow: Option<NarrowBuilder>) -> SharedModel {
         SharedModel {
             provider: ExecutionProvider::Cpu,
             main: Mutex::new(CountedSession::new(wide)),
             budgeted: true,
             narrow: Mutex::new((Vec::new(), 0)),
-            build_narrow: Some(narrow),
+            build_narrow: narrow,
         }
     }
 
@@ -466,7 +482,7 @@ impl SharedModel {
             let mut session = lock(&self.main);
             return run_session(&mut session.0, cancel, inputs, extract);
         }
-        let grant = SCHEDULER.acquire(cancel)?;
+        let grant = SCHEDULER.acquire(cancel, self.build_narrow.is_none())?;
         if grant.wide() {
             let mut session = lock(&self.main);
             return run_session(&mut session.0, cancel, inputs, extract);
@@ -538,23 +554,26 @@ mod tests {
         assert!(cancel.check().is_ok());
         cancel.cancel();
         assert!(matches!(cancel.check(), Err(Error::Cancelled)));
-        assert!(matches!(SCHEDULER.acquire(&cancel), Err(Error::Cancelled)));
+        assert!(matches!(
+            SCHEDULER.acquire(&cancel, false),
+            Err(Error::Cancelled)
+        ));
         cancel.reset();
-        assert!(SCHEDULER.acquire(&cancel).is_ok());
+        assert!(SCHEDULER.acquire(&cancel, false).is_ok());
     }
 
     #[test]
     fn one_request_alone_is_wide_and_overlapping_ones_are_narrow() {
         let cancel = Cancel::new();
-        let first = SCHEDULER.acquire(&cancel).expect("granted");
+        let first = SCHEDULER.acquire(&cancel, false).expect("granted");
         assert_eq!(first.tokens, budget());
         drop(first);
         if budget() >= 2 {
             // Another stream asked for a run just now: the next one is narrow even with every
             // token free.
             let other = Cancel::new();
-            drop(SCHEDULER.acquire(&other).expect("granted"));
-            let next = SCHEDULER.acquire(&cancel).expect("granted");
+            drop(SCHEDULER.acquire(&other, false).expect("granted"));
+            let next = SCHEDULER.acquire(&cancel, false).expect("granted");
             assert_eq!(next.tokens, 1);
             drop(next);
             lock(&SCHEDULER.state).recent.clear();
@@ -564,7 +583,7 @@ mod tests {
             let mut state = lock(&SCHEDULER.state);
             state.free -= 1;
             drop(state);
-            let narrow = SCHEDULER.acquire(&cancel).expect("granted");
+            let narrow = SCHEDULER.acquire(&cancel, false).expect("granted");
             assert_eq!(narrow.tokens, 1);
             drop(narrow);
             lock(&SCHEDULER.state).free += 1;
@@ -576,11 +595,11 @@ mod tests {
     fn a_queued_request_is_cancelled_from_another_thread() {
         // Take every token, so that the request below has to queue.
         let blocker = Cancel::new();
-        let all = SCHEDULER.acquire(&blocker).expect("granted");
+        let all = SCHEDULER.acquire(&blocker, false).expect("granted");
         let cancel = Cancel::new();
         let waiter = {
             let cancel = cancel.clone();
-            std::thread::spawn(move || SCHEDULER.acquire(&cancel).map(|g| g.tokens))
+            std::thread::spawn(move || SCHEDULER.acquire(&cancel, false).map(|g| g.tokens))
         };
         // Ordering, not timing: wait until the request is queued.
         while lock(&SCHEDULER.state).waiting == 0 {

@@ -100,6 +100,10 @@ pub struct SessionOptions {
     /// other sessions' pools included: a small model run between the runs of a large one should
     /// not spin.
     pub spinning: bool,
+    /// With `threads = 0` on the CPU: whether runs that overlap may use extra single-threaded
+    /// sessions (more throughput with several streams, one more arena each); without, every run
+    /// takes the whole budget, one after another. See [`crate::engine`].
+    pub overlap: bool,
     /// Loads with the same model, options and instance name share one model; empty (the default)
     /// shares by model and options alone. A name forces a separate instance, like DL Streamer's
     /// `model-instance-id`.
@@ -112,6 +116,7 @@ impl Default for SessionOptions {
             execution_provider: ExecutionProvider::Auto,
             threads: 0,
             spinning: true,
+            overlap: true,
             instance: String::new(),
         }
     }
@@ -193,6 +198,9 @@ impl Model {
                 if provider != ExecutionProvider::Cpu {
                     return Ok(SharedModel::single(session, provider));
                 }
+                if !options.overlap {
+                    return Ok(SharedModel::budgeted(session, None));
+                }
                 let narrow = SessionOptions {
                     threads: 1,
                     ..options.clone()
@@ -200,10 +208,10 @@ impl Model {
                 let (env, model) = (env.clone(), path.to_path_buf());
                 Ok(SharedModel::budgeted(
                     session,
-                    Box::new(move || {
+                    Some(Box::new(move || {
                         build_session(&env, &model, &narrow, None)
                             .map_err(|reason| Error::model(&model, reason))
-                    }),
+                    })),
                 ))
             })?
         };

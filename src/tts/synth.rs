@@ -82,7 +82,14 @@ impl Synthesizer {
         num_speakers: u32,
         options: &SessionOptions,
     ) -> Result<Synthesizer> {
-        let model = Model::load(path, options)?;
+        // A voice's activations are large (hundreds of MB for a long sentence): shared by
+        // several elements, its runs take turns on one session rather than each overlapping run
+        // having a session and an arena of its own (see `crate::engine`).
+        let options = SessionOptions {
+            overlap: false,
+            ..options.clone()
+        };
+        let model = Model::load(path, &options)?;
         let mut inputs = vec![INPUT, INPUT_LENGTHS, SCALES];
         if num_speakers > 1 {
             inputs.push(SID);
