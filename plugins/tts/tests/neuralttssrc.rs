@@ -213,6 +213,11 @@ fn missing_model_fails_the_state_change_with_an_error_naming_it() {
         "{}",
         err.error()
     );
+    // One error, ours: not also basesrc's "failed to post a proper error message".
+    let bus = pipeline.bus().unwrap();
+    if let Some(second) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        panic!("a second error: {second:?}");
+    }
 
     // The same element then works with a good model.
     let src = pipeline.by_name("src").unwrap();

@@ -256,6 +256,21 @@ impl ObjectImpl for NeuralTtsSrc {
 impl GstObjectImpl for NeuralTtsSrc {}
 
 impl ElementImpl for NeuralTtsSrc {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        // Loading here rather than in start() posts one error: basesrc adds its own
+        // "failed to start" to any error of start().
+        if transition == gst::StateChange::ReadyToPaused
+            && let Err(err) = self.load()
+        {
+            self.post_error_message(err);
+            return Err(gst::StateChangeError);
+        }
+        self.parent_change_state(transition)
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -284,8 +299,9 @@ impl ElementImpl for NeuralTtsSrc {
     }
 }
 
-impl BaseSrcImpl for NeuralTtsSrc {
-    fn start(&self) -> Result<(), gst::ErrorMessage> {
+impl NeuralTtsSrc {
+    /// Loads the voice and reads the text: READY→PAUSED.
+    fn load(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
         let mut voice = settings.voice.load_voice()?;
         gst::info!(
@@ -338,6 +354,16 @@ impl BaseSrcImpl for NeuralTtsSrc {
         });
         *self.voice.lock().unwrap() = Some(voice);
         Ok(())
+    }
+}
+
+impl BaseSrcImpl for NeuralTtsSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        // Normally loaded in change_state already (see there).
+        if self.state.lock().unwrap().is_some() {
+            return Ok(());
+        }
+        self.load()
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
