@@ -19,7 +19,8 @@
 //! Whitespace (newlines included) and control characters collapse to single spaces: a blank line
 //! is not a paragraph break here.
 //!
-//! Timed text may come as pango markup (`text/x-raw, format=pango-markup`): [`strip_markup`]
+//! Timed text may carry WebVTT cue tags, which [`strip_tags`] removes, or come as pango markup
+//! (`text/x-raw, format=pango-markup`): [`strip_markup`]
 //! turns it into plain text first.
 //!
 //! To bound memory and latency per model run, a sentence ends after the clause that takes it past
@@ -197,33 +198,86 @@ pub fn sentences_with_limit(text: &str, limit: usize) -> Vec<Sentence> {
     sentences
 }
 
-/// Removes pango markup: tags dropped, the XML entities (named and numeric) unescaped. An `&`
-/// that starts no known entity is kept; a `<` without its `>` is dropped.
+/// Removes pango markup: tags dropped ([`strip_tags`]), the XML entities (named and numeric)
+/// unescaped, then the tags that the unescaping revealed dropped too (a demuxer can carry a
+/// WebVTT `<v Anchor>` as `&lt;v Anchor&gt;` in pango markup). An `&` that starts no known
+/// entity is kept, and so is a `<` that starts no tag.
 pub fn strip_markup(markup: &str) -> String {
-    let mut out = String::with_capacity(markup.len());
-    let mut rest = markup;
-    while let Some(at) = rest.find(['<', '&']) {
+    strip_tags(&unescape_entities(&strip_tags(markup)))
+}
+
+/// Tags of timed text that are never spoken: pango's and WebVTT's cue tags.
+const TAGS: &[&str] = &[
+    // WebVTT: class, italic, bold, underline, ruby, ruby text, voice, language.
+    "c", "i", "b", "u", "ruby", "rt", "v", "lang", // pango (and the font tag of SubRip files)
+    "span", "big", "s", "sub", "sup", "small", "tt", "markup", "font",
+];
+
+/// The length of the tag `text` starts with: `<name>`, `</name>`, `<name.class…>`,
+/// `<name annotation>` for a name in [`TAGS`], or a WebVTT timestamp tag (`<00:19.500>`).
+fn tag_len(text: &str) -> Option<usize> {
+    let end = text.find('>')?;
+    let inner = text.get(1..end)?;
+    if inner.contains('<') {
+        return None;
+    }
+    let inner = inner.strip_prefix('/').unwrap_or(inner);
+    if inner.starts_with(|c: char| c.is_ascii_digit()) {
+        let timestamp = inner
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
+        return (timestamp && inner.contains(':')).then_some(end + 1);
+    }
+    let name_end = inner
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(inner.len());
+    let (name, after) = inner.split_at(name_end);
+    let known = TAGS.iter().any(|tag| tag.eq_ignore_ascii_case(name));
+    let well_formed =
+        after.is_empty() || after.starts_with('.') || after.starts_with(char::is_whitespace);
+    (known && well_formed).then_some(end + 1)
+}
+
+/// Removes the tags of timed text (WebVTT's voice, class, timestamp, `b`/`i`/`u`, `ruby`, `lang`,
+/// and pango's), keeping everything else: a `<` that starts no such tag (`1 < 2`) stays. Plain
+/// `text/x-raw` goes through this; SSML never does.
+pub fn strip_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('<') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        if rest.starts_with('<') {
-            rest = match rest.find('>') {
-                Some(end) => &rest[end + 1..],
-                None => &rest[1..],
-            };
-        } else {
-            let entity = rest
-                .find(';')
-                .filter(|&end| end <= 12)
-                .and_then(|end| unescape(&rest[1..end]).map(|c| (end, c)));
-            match entity {
-                Some((end, c)) => {
-                    out.push(c);
-                    rest = &rest[end + 1..];
-                }
-                None => {
-                    out.push('&');
-                    rest = &rest[1..];
-                }
+        match tag_len(rest) {
+            Some(len) => rest = &rest[len..],
+            None => {
+                out.push('<');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Unescapes the XML entities (named and numeric) of `text`; an `&` that starts none is kept.
+fn unescape_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let entity = rest
+            .find(';')
+            .filter(|&end| end <= 12)
+            .and_then(|end| unescape(&rest[1..end]).map(|c| (end, c)));
+        match entity {
+            Some((end, c)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
             }
         }
     }
@@ -397,6 +451,42 @@ mod tests {
         assert_eq!(strip_markup("caf&#233; &#x41;"), "café A");
         assert_eq!(strip_markup("fish & chips"), "fish & chips");
         assert_eq!(strip_markup("a &bogus; b"), "a &bogus; b");
-        assert_eq!(strip_markup("1 < 2"), "1  2");
+        // A lone `<` is not a tag (this pinned "1  2" before WebVTT tags were handled).
+        assert_eq!(strip_markup("1 < 2"), "1 < 2");
+        assert_eq!(
+            strip_markup("&lt;v Anchor&gt;Back to you.&lt;/v&gt;"),
+            "Back to you."
+        );
+    }
+
+    #[test]
+    fn webvtt_and_pango_tags_are_stripped_and_other_angle_brackets_kept() {
+        assert_eq!(
+            strip_tags("Like a <00:19.000>big-a <00:19.500>pizza <00:20.000>pie"),
+            "Like a big-a pizza pie"
+        );
+        assert_eq!(strip_tags("<v Anchor>Back to you.</v>"), "Back to you.");
+        assert_eq!(
+            strip_tags("<v.loud Mary>Hi</v> <c.yellow.bg_blue>there</c>"),
+            "Hi there"
+        );
+        assert_eq!(
+            strip_tags("<lang en>Hello</lang> <b>b</b><i>i</i><u>u</u>"),
+            "Hello biu"
+        );
+        assert_eq!(strip_tags("<ruby>漢<rt>kan</rt></ruby>"), "漢kan");
+        assert_eq!(strip_tags("<span foreground=\"red\">red</span>"), "red");
+        for kept in [
+            "1 < 2",
+            "x<y and y>z",
+            "a <= b",
+            "<3",
+            "<>",
+            "< b>",
+            "<00>",
+            "<script>x",
+        ] {
+            assert_eq!(strip_tags(kept), kept);
+        }
     }
 }

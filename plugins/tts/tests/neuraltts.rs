@@ -546,6 +546,37 @@ fn pango_markup_is_spoken_like_plain_text() {
     assert_eq!(speech, plain.speech(), "identical audio with noise 0");
 }
 
+/// WebVTT cue tags that `subparse` passes through (here webvtt-py's `cue_tags.vtt` cue, with its
+/// word timestamps) and a voice tag that reached us escaped in pango markup (as matroskademux
+/// sends it) are not spoken: the same text and the same audio as the plain cue.
+#[test]
+fn webvtt_tags_are_not_spoken() {
+    let plain = run(&[], UTF8, &[cue("Like a big-a pizza pie", 0.0, 6.0)]);
+    let tagged = run(
+        &[],
+        UTF8,
+        &[cue(
+            "Like a <00:19.000>big-a <00:19.500>pizza <00:20.000>pie",
+            0.0,
+            6.0,
+        )],
+    );
+    assert_eq!(tagged.sentences[0].text, plain.sentences[0].text);
+    assert_eq!(
+        tagged.speech(),
+        plain.speech(),
+        "identical audio with noise 0"
+    );
+    let voice = run(
+        &[],
+        "text/x-raw,format=pango-markup",
+        &[cue("&lt;v Anchor&gt;Back to you.&lt;/v&gt;", 0.0, 4.0)],
+    );
+    let back = run(&[], UTF8, &[cue("Back to you.", 0.0, 4.0)]);
+    assert_eq!(voice.sentences[0].text, "Back to you.");
+    assert_eq!(voice.speech(), back.speech());
+}
+
 #[test]
 fn f32_output_when_downstream_asks() {
     init();

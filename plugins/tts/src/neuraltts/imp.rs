@@ -42,7 +42,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use neural_media::engine::Cancel;
 use neural_media::tts::schedule;
-use neural_media::tts::text::strip_markup;
+use neural_media::tts::text::{strip_markup, strip_tags};
 use neural_media::tts::{Fit, Speech, Voice};
 
 use super::Overflow;
@@ -256,10 +256,11 @@ impl NeuralTts {
         let (text, cue) = {
             let mut guard = self.state.lock().unwrap();
             let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            // Tags are never spoken: pango's, and WebVTT's (voice, class, timestamps, …).
             let text = if state.markup {
                 strip_markup(&raw)
             } else {
-                raw
+                strip_tags(&raw)
             };
             if text.trim().is_empty() {
                 return Ok(gst::FlowSuccess::Ok);
