@@ -51,6 +51,20 @@ fn annotate_video_writes_an_mp4_with_the_overlay() {
 }
 
 #[test]
+fn anonymise_video_writes_an_mp4() {
+    let mp4 = out_file("anonymised.mp4");
+    let input = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");
+    run("anonymise-video.sh", &[&input, &mp4, Path::new("pixelate")]);
+    let out = Command::new("gst-discoverer-1.0")
+        .arg(&mp4)
+        .output()
+        .expect("gst-discoverer-1.0 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("H.264"), "{text}");
+    assert!(text.contains("Duration: 0:00:19.6"), "{text}");
+}
+
+#[test]
 fn voice_subtitles_speaks_each_cue_at_its_time() {
     let out = out_file("captions.wav");
     let srt = repo().join("pipelines/data/captions.srt");

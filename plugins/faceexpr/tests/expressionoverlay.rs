@@ -109,3 +109,49 @@ fn frames_without_faces_are_untouched() {
     let map = out.map_readable().unwrap();
     assert!(map.iter().all(|&b| b == 0));
 }
+
+/// `privacy`: the pixels inside the face box change (blurred or pixelated), the pixels outside it
+/// do not, with the box outline and labels off.
+#[test]
+fn privacy_changes_the_face_box_and_nothing_else() {
+    init();
+    let bpp = 4;
+    // A fine pattern, so that both a blur and a pixelation change nearly every pixel.
+    let pattern: Vec<u8> = (0..W as usize * H as usize * bpp)
+        .map(|i| ((i * 37 + i / 256 * 11) % 251) as u8)
+        .collect();
+    let face = (16u32, 24u32, 32u32, 40u32);
+    for privacy in ["blur", "pixelate"] {
+        let mut h = harness(
+            "BGRx",
+            &format!("privacy={privacy} show-labels=false line-width=1"),
+        );
+        let mut buffer = gst::Buffer::from_mut_slice(pattern.clone());
+        {
+            let buffer = buffer.get_mut().unwrap();
+            buffer.set_pts(gst::ClockTime::ZERO);
+            gst_video::VideoRegionOfInterestMeta::add(buffer, "face", face).set_id(1);
+        }
+        let out = h.push_and_pull(buffer).expect("frame out");
+        let map = out.map_readable().unwrap();
+        let (fx, fy, fw, fh) = face;
+        let mut changed_inside = 0;
+        let mut inside = 0;
+        for y in 0..H {
+            for x in 0..W {
+                let same = pixel(&map, bpp, x, y) == pixel(&pattern, bpp, x, y);
+                let in_box = (fx..fx + fw).contains(&x) && (fy..fy + fh).contains(&y);
+                if in_box {
+                    inside += 1;
+                    changed_inside += usize::from(!same);
+                } else {
+                    assert!(same, "{privacy}: pixel ({x}, {y}) outside the face changed");
+                }
+            }
+        }
+        assert!(
+            changed_inside * 10 >= inside * 9,
+            "{privacy}: {changed_inside} of {inside} pixels inside the face changed"
+        );
+    }
+}

@@ -4,7 +4,9 @@
 //! `#<track> <expression> <confidence>%`, and optionally one small bar per class probability and
 //! the five landmarks. Frames without face metas pass unchanged.
 //!
-//! Properties: `line-width` (px), `show-labels`, `show-probabilities`, `show-landmarks`.
+//! Properties: `line-width` (px), `show-labels`, `show-probabilities`, `show-landmarks`, and
+//! `privacy` (`none`, `blur`, `pixelate`): anonymises each face box before anything is drawn
+//! (with `show-labels=false` nothing about the face is written; `pipelines/anonymise-video.sh`).
 //!
 //! ```sh
 //! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
@@ -27,7 +29,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use super::Privacy;
 use super::canvas::{Canvas, Layout};
+use super::privacy::{self, Plane, Region};
 use crate::formats;
 use crate::meta::{self, FaceMeta};
 
@@ -43,6 +47,7 @@ const DEFAULT_LINE_WIDTH: u32 = 2;
 const DEFAULT_SHOW_LABELS: bool = true;
 const DEFAULT_SHOW_PROBABILITIES: bool = false;
 const DEFAULT_SHOW_LANDMARKS: bool = false;
+const DEFAULT_PRIVACY: Privacy = Privacy::None;
 
 /// Largest coordinate or size drawn, far past any frame (larger values are clamped to it).
 const COORD_LIMIT: u32 = 1 << 20;
@@ -67,6 +72,7 @@ struct Settings {
     show_labels: bool,
     show_probabilities: bool,
     show_landmarks: bool,
+    privacy: Privacy,
 }
 
 impl Default for Settings {
@@ -76,6 +82,7 @@ impl Default for Settings {
             show_labels: DEFAULT_SHOW_LABELS,
             show_probabilities: DEFAULT_SHOW_PROBABILITIES,
             show_landmarks: DEFAULT_SHOW_LANDMARKS,
+            privacy: DEFAULT_PRIVACY,
         }
     }
 }
@@ -104,6 +111,32 @@ fn layout(format: gst_video::VideoFormat) -> Option<Layout> {
         g,
         b,
     })
+}
+
+/// The face's box clipped to the frame, if any of it is inside.
+fn clipped(face: &FaceMeta, width: u32, height: u32) -> Option<Region> {
+    let (x, y, w, h) = face.rect;
+    let (x1, y1) = (x.min(width), y.min(height));
+    let (x2, y2) = (
+        x.saturating_add(w).min(width),
+        y.saturating_add(h).min(height),
+    );
+    (x2 > x1 && y2 > y1).then(|| Region {
+        x: x1 as usize,
+        y: y1 as usize,
+        width: (x2 - x1) as usize,
+        height: (y2 - y1) as usize,
+    })
+}
+
+/// Blurs or pixelates the face box, at a strength that scales with the face.
+fn anonymise(plane: &mut Plane<'_>, region: Region, privacy: Privacy) {
+    let side = region.width.max(region.height);
+    match privacy {
+        Privacy::None => {}
+        Privacy::Blur => privacy::blur(plane, region, (side / 8).max(4)),
+        Privacy::Pixelate => privacy::pixelate(plane, region, (side / 8).max(6)),
+    }
 }
 
 fn font_for(height: u32) -> &'static MonoFont<'static> {
@@ -232,6 +265,11 @@ impl ObjectImpl for ExpressionOverlay {
                     .default_value(DEFAULT_SHOW_PROBABILITIES)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("privacy", DEFAULT_PRIVACY)
+                    .nick("Privacy")
+                    .blurb("Blur or pixelate each face box before drawing (none, blur, pixelate); combine with show-labels=false to write nothing about the face")
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("show-landmarks")
                     .nick("Show landmarks")
                     .blurb("Draw the five facial landmarks (eyes, nose, mouth corners)")
@@ -254,6 +292,7 @@ impl ObjectImpl for ExpressionOverlay {
             "show-landmarks" => {
                 settings.show_landmarks = value.get().expect("type checked upstream")
             }
+            "privacy" => settings.privacy = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -265,6 +304,7 @@ impl ObjectImpl for ExpressionOverlay {
             "show-labels" => settings.show_labels.to_value(),
             "show-probabilities" => settings.show_probabilities.to_value(),
             "show-landmarks" => settings.show_landmarks.to_value(),
+            "privacy" => settings.privacy.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -321,6 +361,20 @@ impl VideoFilterImpl for ExpressionOverlay {
         let stride =
             usize::try_from(frame.plane_stride()[0]).map_err(|_| gst::FlowError::NotSupported)?;
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+        if settings.privacy != Privacy::None {
+            let mut plane = Plane {
+                data: &mut *data,
+                stride,
+                bpp: layout.bytes_per_pixel,
+            };
+            let needed = stride * (height as usize).saturating_sub(1)
+                + width as usize * layout.bytes_per_pixel;
+            if plane.data.len() >= needed {
+                for region in faces.iter().filter_map(|f| clipped(f, width, height)) {
+                    anonymise(&mut plane, region, settings.privacy);
+                }
+            }
+        }
         let Some(mut canvas) = Canvas::new(data, width, height, stride, layout) else {
             gst::element_imp_error!(
                 self,
