@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The face scripts in `pipelines/` run headless as a user would run them and print what they
 //! promise: `camera-to-screen.sh` reaches EOS into a `fakesink`, `print-expression-changes.py`
-//! reports the sample video's face as track 1.
+//! reports the sample video's face as track 1, `upstream-faces.sh` labels OpenCV facedetect's
+//! faces.
 //!
 //! They load the plugins from `target/<profile>` (scripts/test.sh builds them first).
 
@@ -139,5 +140,43 @@ fn print_expression_changes_reports_track_1_on_the_sample() {
     assert!(
         stderr.contains(&format!("{} changes", lines.len())),
         "{stderr}"
+    );
+}
+
+#[test]
+fn upstream_faces_writes_expressions_for_facedetect_faces() {
+    let input = neural_media::assets::data_dir().join("media/single_face.mp4");
+    let out = std::env::temp_dir().join(format!("upstream-{}.jsonl", std::process::id()));
+    run(
+        "upstream-faces.sh",
+        &[&input.display().to_string(), &out.display().to_string()],
+        &[],
+    );
+    let text = std::fs::read_to_string(&out).expect("JSON lines written");
+    let _ = std::fs::remove_file(&out);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    // 72 frames with facedetect's face; faceexpression confirms it on the second and labels it
+    // on facedetect's own meta (one object per frame, no duplicate), without landmarks.
+    let mut labelled = 0;
+    for line in &lines {
+        let objects = line["objects"].as_array().expect("objects");
+        assert_eq!(objects.len(), 1, "{line}");
+        let face = &objects[0];
+        if face["expression"]["label"].is_string() {
+            labelled += 1;
+            assert!(face["id"].as_u64() > Some(0), "the track id: {face}");
+        }
+        assert!(
+            face.get("landmarks").is_none(),
+            "no landmarks from facedetect: {face}"
+        );
+    }
+    assert!(
+        labelled >= 65,
+        "{labelled} of {} frames labelled",
+        lines.len()
     );
 }

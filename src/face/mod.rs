@@ -165,8 +165,22 @@ pub struct FrameAnnotations {
     pub faces: Vec<FaceAnnotation>,
     /// Label changes on this frame.
     pub changes: Vec<ExpressionChange>,
+    /// The track each of this frame's detections went to, in detection order (empty when no
+    /// detection was made or given on this frame).
+    pub detection_tracks: Vec<u64>,
     /// Timings and counters.
     pub stats: ProcessStats,
+}
+
+/// Where a frame's face boxes come from.
+#[derive(Clone, Copy)]
+enum Boxes<'a> {
+    /// Our detector, when `inference_interval` says so; else the tracker's predictions.
+    Detector,
+    /// The tracker's predictions only.
+    Tracker,
+    /// Another detector's, on this frame.
+    Given(&'a [Detection]),
 }
 
 /// Per-track state.
@@ -289,21 +303,29 @@ impl ExpressionAnnotator {
     /// `inference_interval` frames. Only confirmed faces matched by the latest detector run are
     /// returned; `changes` lists their label changes (including the first label of a face).
     pub fn process(&mut self, frame: &Frame<'_>) -> Result<FrameAnnotations> {
-        self.process_frame(frame, true)
+        self.process_frame(frame, Boxes::Detector)
+    }
+
+    /// Like [`ExpressionAnnotator::process`] with the faces another detector found on this frame
+    /// instead of running ours (`inference_interval` does not apply): they are tracked,
+    /// classified and smoothed as usual. [`FrameAnnotations::detection_tracks`] tells which track
+    /// each detection went to. Their `score` and `landmarks` are passed through as given.
+    pub fn process_with_detections(
+        &mut self,
+        frame: &Frame<'_>,
+        detections: &[Detection],
+    ) -> Result<FrameAnnotations> {
+        self.process_frame(frame, Boxes::Given(detections))
     }
 
     /// Like [`ExpressionAnnotator::process`], but never runs the detector: the tracker carries
     /// the boxes (faces keep being classified and smoothed). For frames that are already late,
     /// where falling further behind is worse than a predicted box.
     pub fn process_tracking_only(&mut self, frame: &Frame<'_>) -> Result<FrameAnnotations> {
-        self.process_frame(frame, false)
+        self.process_frame(frame, Boxes::Tracker)
     }
 
-    fn process_frame(
-        &mut self,
-        frame: &Frame<'_>,
-        allow_detection: bool,
-    ) -> Result<FrameAnnotations> {
+    fn process_frame(&mut self, frame: &Frame<'_>, boxes: Boxes<'_>) -> Result<FrameAnnotations> {
         let start = Instant::now();
         let n = self.frame;
         let mut stats = ProcessStats {
@@ -311,17 +333,26 @@ impl ExpressionAnnotator {
             ..ProcessStats::default()
         };
         let interval = u64::from(self.config.inference_interval.max(1));
-        let run_detector =
-            allow_detection && self.last_detection.is_none_or(|last| n - last >= interval);
-        if run_detector {
-            let t = Instant::now();
-            let detections = self.detector.detect(frame, &self.config.detector)?;
-            stats.detect_time = t.elapsed();
-            stats.detector_ran = true;
+        let run_detector = matches!(boxes, Boxes::Detector)
+            && self.last_detection.is_none_or(|last| n - last >= interval);
+        let detected;
+        let detections = match boxes {
+            Boxes::Given(given) => Some(given),
+            Boxes::Detector if run_detector => {
+                let t = Instant::now();
+                detected = self.detector.detect(frame, &self.config.detector)?;
+                stats.detect_time = t.elapsed();
+                stats.detector_ran = true;
+                Some(&detected[..])
+            }
+            _ => None,
+        };
+        let mut detection_tracks = Vec::new();
+        if let Some(detections) = detections {
             stats.detections = detections.len();
             let boxes: Vec<BBox> = detections.iter().map(|d| d.bbox).collect();
-            let ids = self.tracker.update(&boxes);
-            for (det, id) in detections.iter().zip(ids) {
+            detection_tracks = self.tracker.update(&boxes);
+            for (det, &id) in detections.iter().zip(&detection_tracks) {
                 if let Some(track) = self.tracker.get_mut(id) {
                     track.state.score = det.score;
                     track.state.landmarks = det.landmarks;
@@ -436,6 +467,7 @@ impl ExpressionAnnotator {
             "annotated"
         );
         Ok(FrameAnnotations {
+            detection_tracks,
             faces,
             changes,
             stats,

@@ -119,6 +119,12 @@ pub fn field_name(label: &str) -> String {
 /// Adds one face ROI meta to `buffer`.
 pub fn write(buffer: &mut gst::BufferRef, face: &FaceMeta) {
     let mut meta = gst_video::VideoRegionOfInterestMeta::add(buffer, ROI_TYPE, face.rect);
+    fill(&mut meta, face);
+}
+
+/// Gives an existing face ROI meta (another detector's) `face`'s id and param structures; its box
+/// stays as it is.
+pub fn fill(meta: &mut gst_video::VideoRegionOfInterestMeta, face: &FaceMeta) {
     meta.set_id(face.id);
     if let Some(e) = &face.expression {
         meta.add_param(
@@ -177,6 +183,11 @@ pub fn read(meta: &gst_video::VideoRegionOfInterestMeta) -> FaceMeta {
                 .collect()
         }),
     }
+}
+
+/// Whether `meta` is a face ROI meta.
+pub fn is_face(meta: &gst_video::VideoRegionOfInterestMeta) -> bool {
+    meta.roi_type() == ROI_TYPE
 }
 
 /// The face metas on `buffer`, in order.

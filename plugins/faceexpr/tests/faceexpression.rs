@@ -395,3 +395,71 @@ fn late_frames_skip_detection_instead_of_being_dropped() {
         "qos off: every frame is detected"
     );
 }
+
+/// Per frame: how many face metas, and how many of them `faceexpression` labelled (its params on
+/// the upstream meta, the track id in the meta's id).
+fn upstream_run(source: &str) -> Vec<(usize, usize)> {
+    init();
+    let pipeline = support::pipeline(&format!(
+        "{source} ! videoconvert ! video/x-raw,format=RGB ! facedetect display=false \
+         ! faceexpression detection-source=upstream ! appsink name=sink sync=false"
+    ));
+    let sink = support::app_sink(&pipeline, "sink");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("pipeline starts");
+    let mut frames = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(60)) {
+        let buffer = sample.buffer().unwrap();
+        let metas: Vec<_> = buffer
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .filter(|m| m.roi_type() == "face")
+            .collect();
+        let mut labelled = 0;
+        for m in &metas {
+            if let Some(expr) = m.param("expression") {
+                labelled += 1;
+                assert_eq!(expr.get::<u64>("track-id").unwrap(), m.id() as u64);
+                assert!(expr.get::<String>("label").is_ok());
+                assert!(!expr.has_field("detection-confidence"), "{expr}");
+                assert!(m.param("landmarks").is_none(), "no landmarks from upstream");
+                assert!(m.param("probabilities").is_some());
+            }
+        }
+        frames.push((metas.len(), labelled));
+    }
+    support::assert_no_error(&pipeline);
+    pipeline.set_state(gst::State::Null).unwrap();
+    frames
+}
+
+/// detection-source=upstream with OpenCV's facedetect: every face it found in the group photo
+/// is labelled on its own meta (no duplicates), and the face of the clip on ≥ 90% of frames.
+#[test]
+fn faces_from_an_upstream_detector_are_labelled_on_their_metas() {
+    let photo = media("multi_face.jpg");
+    let frames = upstream_run(&format!(
+        "filesrc location={} ! jpegdec ! imagefreeze num-buffers=3",
+        photo.display()
+    ));
+    let (metas, labelled) = *frames.last().expect("frames");
+    eprintln!("multi_face.jpg: {frames:?}");
+    assert!(metas >= 3, "facedetect found {metas} faces");
+    assert_eq!(
+        labelled, metas,
+        "every face facedetect found is labelled: {frames:?}"
+    );
+
+    let clip = media("single_face.mp4");
+    let frames = upstream_run(&format!("filesrc location={} ! decodebin", clip.display()));
+    let one = frames.iter().filter(|&&(_, l)| l == 1).count();
+    eprintln!(
+        "single_face.mp4: one labelled face on {one} of {} frames",
+        frames.len()
+    );
+    assert!(
+        one * 10 >= frames.len() * 9,
+        "one labelled face on {one} of {} frames",
+        frames.len()
+    );
+}

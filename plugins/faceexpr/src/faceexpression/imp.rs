@@ -49,12 +49,12 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 use neural_media::engine::Cancel;
-use neural_media::face::ExpressionAnnotator;
+use neural_media::face::{self, ExpressionAnnotator};
 use neural_media::runtime::SessionOptions;
 
 use super::settings::*;
 use super::worker::Worker;
-use super::{PostMessages, Smoothing, messages};
+use super::{DetectionSource, PostMessages, Smoothing, messages};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -125,6 +125,31 @@ impl FaceExpression {
         *self.earliest.lock().unwrap() = None;
     }
 
+    /// detection-source=upstream: writes each confirmed face's params onto the meta it came from
+    /// (the track id into its `id`), without the fields another detector does not give
+    /// (landmarks, detection confidence). Metas of faces not confirmed yet are left as they are.
+    fn fill_upstream_metas(
+        &self,
+        buffer: &mut gst::BufferRef,
+        result: &face::FrameAnnotations,
+        labels: &[String],
+    ) {
+        let metas = buffer
+            .iter_meta_mut::<gst_video::VideoRegionOfInterestMeta>()
+            .filter(|m| meta::is_face(m));
+        for (mut roi, track) in metas.zip(&result.detection_tracks) {
+            let Some(face) = result.faces.iter().find(|f| f.track_id == *track) else {
+                continue;
+            };
+            let mut filled = FaceMeta::from_annotation(face, labels);
+            filled.landmarks = None;
+            if let Some(expression) = filled.expression.as_mut() {
+                expression.detection_confidence = None;
+            }
+            meta::fill(&mut roi, &filled);
+        }
+    }
+
     /// Waits for the frame with the `pipelined` worker, if any, and gives it back.
     fn finish_pending(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
         let Some(result) = self
@@ -165,6 +190,21 @@ impl FaceExpression {
             let state = state.as_ref().ok_or(gst::FlowError::Flushing)?;
             state.info.clone().ok_or(gst::FlowError::NotNegotiated)?
         };
+        // With detection-source=upstream: the face metas another element put on the buffer.
+        let upstream = (settings.detection_source == DetectionSource::Upstream).then(|| {
+            meta::faces(buffer)
+                .iter()
+                .map(|roi| {
+                    let (x, y, w, h) = roi.rect;
+                    let (x2, y2) = (x.saturating_add(w), y.saturating_add(h));
+                    face::Detection {
+                        bbox: face::BBox::new(x as f32, y as f32, x2 as f32, y2 as f32),
+                        score: 0.0,
+                        landmarks: [(0.0, 0.0); 5],
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
         let mut guard = self.analysis.lock().unwrap();
         let annotator = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let config = settings.annotator_config();
@@ -190,7 +230,9 @@ impl FaceExpression {
                 );
                 gst::FlowError::Error
             })?;
-            if late {
+            if let Some(detections) = upstream.as_deref() {
+                annotator.process_with_detections(&frame, detections)
+            } else if late {
                 gst::debug!(
                     CAT,
                     imp = self,
@@ -232,8 +274,12 @@ impl FaceExpression {
             stats.classify_time,
             stats.total_time
         );
-        for face in &result.faces {
-            meta::write(buffer, &FaceMeta::from_annotation(face, &labels));
+        if upstream.is_some() {
+            self.fill_upstream_metas(buffer, &result, &labels);
+        } else {
+            for face in &result.faces {
+                meta::write(buffer, &FaceMeta::from_annotation(face, &labels));
+            }
         }
         for structure in messages::structures(&result, buffer.pts(), settings.post_messages) {
             self.post(structure);
@@ -334,6 +380,11 @@ impl ObjectImpl for FaceExpression {
                     .blurb("Which element messages to post on the bus")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("detection-source", DetectionSource::Model)
+                    .nick("Detection source")
+                    .blurb("Where the face boxes come from: model (our detector; face metas from upstream are left as they are) or upstream (no detector runs: the face ROI metas already on the buffer, e.g. OpenCV facedetect's, are tracked, classified and get the params, without landmarks and detection-confidence)")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("pipelined")
                     .nick("Pipelined")
                     .blurb("Analyse each frame on a worker thread while the streaming thread fetches the next one from upstream (decoding overlaps inference); adds one frame of latency")
@@ -381,6 +432,7 @@ impl ObjectImpl for FaceExpression {
             "stickiness" => s.stickiness = v.get().expect("type checked upstream"),
             "post-messages" => s.post_messages = v.get().expect("type checked upstream"),
             "pipelined" => s.pipelined = v.get().expect("type checked upstream"),
+            "detection-source" => s.detection_source = v.get().expect("type checked upstream"),
             name => unimplemented!("property {name}"),
         }
     }
@@ -408,6 +460,7 @@ impl ObjectImpl for FaceExpression {
             "stickiness" => s.stickiness.to_value(),
             "post-messages" => s.post_messages.to_value(),
             "pipelined" => s.pipelined.to_value(),
+            "detection-source" => s.detection_source.to_value(),
             name => unimplemented!("property {name}"),
         }
     }

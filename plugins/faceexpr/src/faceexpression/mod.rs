@@ -50,6 +50,21 @@ pub enum PostMessages {
     EveryFrame = 2,
 }
 
+/// Where the face boxes come from.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstNmFaceExpressionDetectionSource")]
+pub enum DetectionSource {
+    #[default]
+    #[enum_value(name = "Model: our face detector", nick = "model")]
+    Model = 0,
+    #[enum_value(
+        name = "Upstream: the face ROI metas already on the buffer (e.g. facedetect's)",
+        nick = "upstream"
+    )]
+    Upstream = 1,
+}
+
 glib::wrapper! {
     pub struct FaceExpression(ObjectSubclass<imp::FaceExpression>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }
@@ -59,6 +74,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     {
         Smoothing::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
         PostMessages::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+        DetectionSource::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     }
     gst::Element::register(
         Some(plugin),

@@ -3,7 +3,7 @@
 
 use neural_media::face::{self, AnnotatorConfig};
 
-use super::{PostMessages, Smoothing};
+use super::{DetectionSource, PostMessages, Smoothing};
 use crate::ExecutionProvider;
 
 pub const DEFAULT_THREADS: u32 = 0;
@@ -36,6 +36,7 @@ pub struct Settings {
     pub stickiness: f64,
     pub post_messages: PostMessages,
     pub pipelined: bool,
+    pub detection_source: DetectionSource,
 }
 
 impl Default for Settings {
@@ -57,6 +58,7 @@ impl Default for Settings {
             stickiness: DEFAULT_STICKINESS,
             post_messages: PostMessages::default(),
             pipelined: DEFAULT_PIPELINED,
+            detection_source: DetectionSource::Model,
         }
     }
 }
