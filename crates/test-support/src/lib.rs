@@ -327,3 +327,24 @@ pub fn timed(data: Vec<u8>, pts: gst::ClockTime, duration: gst::ClockTime) -> gs
     }
     buffer
 }
+
+/// While a model run of `element` is held by the engine's test hook: its
+/// `active-execution-provider` reads `cpu` at once, and stopping `pipeline` cancels the run and
+/// returns (the hold is still in place, so the run could not have ended by itself).
+pub fn stop_while_held(
+    pipeline: &gst::Pipeline,
+    element: &gst::Element,
+    hold: &neural_media::engine::testing::HoldGuard,
+) {
+    assert_eq!(
+        element
+            .property::<Option<String>>("active-execution-provider")
+            .as_deref(),
+        Some("cpu")
+    );
+    pipeline
+        .set_state(gst::State::Null)
+        .expect("stops while the run is held");
+    assert_eq!(hold.held(), 0);
+    assert_eq!(neural_media::engine::stats().cancelled, 1);
+}

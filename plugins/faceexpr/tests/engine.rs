@@ -88,16 +88,7 @@ fn stopping_while_the_streaming_thread_is_in_a_run_returns() {
     src.push_buffer(frame(0)).expect("frame queued");
     hold.wait_held(1);
     let fe = pipeline.by_name("fe").expect("fe");
-    assert_eq!(
-        fe.property::<Option<String>>("active-execution-provider")
-            .as_deref(),
-        Some("cpu")
-    );
-    pipeline
-        .set_state(gst::State::Null)
-        .expect("stops while the run is held");
-    assert_eq!(hold.held(), 0);
-    assert_eq!(engine::stats().cancelled, 1);
+    support::stop_while_held(&pipeline, &fe, &hold);
     assert!(
         fe.property::<Option<String>>("active-execution-provider")
             .is_none()
