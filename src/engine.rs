@@ -58,6 +58,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Waits for the scheduler's next change.
+fn wait(state: MutexGuard<'_, SchedulerState>) -> MutexGuard<'_, SchedulerState> {
+    SCHEDULER
+        .changed
+        .wait(state)
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The number of runs the process may have on the CPU at once: `NEURAL_MEDIA_THREADS` if set
 /// to a positive number, else the available parallelism of the machine.
 pub fn budget() -> usize {
@@ -254,10 +262,7 @@ impl Scheduler {
             if state.free > 0 && !wide_only && state.wide_waiting == 0 {
                 break 1;
             }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = wait(state);
         };
         state.free -= tokens;
         state.waiting -= 1;
@@ -279,10 +284,7 @@ impl Scheduler {
         state.held += 1;
         self.changed.notify_all();
         while state.hold && !cancel.is_cancelled() {
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = wait(state);
         }
         state.held -= 1;
         cancel.check()
@@ -294,7 +296,7 @@ impl Scheduler {
 /// returns before the run ends.
 #[doc(hidden)]
 pub mod testing {
-    use super::{SCHEDULER, lock};
+    use super::{SCHEDULER, lock, wait};
 
     /// Holds runs until dropped.
     pub struct HoldGuard(());
@@ -311,10 +313,7 @@ pub mod testing {
         pub fn wait_held(&self, n: usize) {
             let mut state = lock(&SCHEDULER.state);
             while state.held < n {
-                state = SCHEDULER
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = wait(state);
             }
         }
 
@@ -399,8 +398,8 @@ pub(crate) struct SharedModel {
     main: Mutex<CountedSession>,
     /// Runs draw from the budget: CPU, `threads = 0`.
     budgeted: bool,
-    /// Idle narrow sessions, and how many exist.
-    narrow: Mutex<(Vec<CountedSession>, usize)>,
+    /// Idle narrow sessions.
+    narrow: Mutex<Vec<CountedSession>>,
     build_narrow: Option<NarrowBuilder>,
 }
 
@@ -411,7 +410,7 @@ impl SharedModel {
             provider,
             main: Mutex::new(CountedSession::new(session)),
             budgeted: false,
-            narrow: Mutex::new((Vec::new(), 0)),
+            narrow: Mutex::new(Vec::new()),
             build_narrow: None,
         }
     }
@@ -423,7 +422,7 @@ impl SharedModel {
             provider: ExecutionProvider::Cpu,
             main: Mutex::new(CountedSession::new(wide)),
             budgeted: true,
-            narrow: Mutex::new((Vec::new(), 0)),
+            narrow: Mutex::new(Vec::new()),
             build_narrow: narrow,
         }
     }
@@ -478,45 +477,33 @@ impl SharedModel {
     ) -> Result<R> {
         cancel.check()?;
         SCHEDULER.hold_point(cancel)?;
-        if !self.budgeted {
-            let mut session = lock(&self.main);
-            return run_session(&mut session.0, cancel, inputs, extract);
-        }
-        let grant = SCHEDULER.acquire(cancel, self.build_narrow.is_none())?;
-        if grant.wide() {
+        let grant = match self.budgeted {
+            true => Some(SCHEDULER.acquire(cancel, self.build_narrow.is_none())?),
+            false => None,
+        };
+        if grant.as_ref().is_none_or(Grant::wide) {
             let mut session = lock(&self.main);
             return run_session(&mut session.0, cancel, inputs, extract);
         }
         let mut session = self.take_narrow()?;
         let result = run_session(&mut session.0, cancel, inputs, extract);
-        lock(&self.narrow).0.push(session);
+        lock(&self.narrow).push(session);
         drop(grant);
         result
     }
 
     /// An idle narrow session, or a new one (at most one per token can be busy at once).
     fn take_narrow(&self) -> Result<CountedSession> {
-        let mut narrow = lock(&self.narrow);
-        if let Some(session) = narrow.0.pop() {
+        if let Some(session) = lock(&self.narrow).pop() {
             return Ok(session);
         }
-        narrow.1 += 1;
-        let count = narrow.1;
-        drop(narrow);
         let build = self
             .build_narrow
             .as_ref()
             .ok_or_else(|| Error::inference("no narrow session builder"))?;
-        match build() {
-            Ok(session) => {
-                tracing::debug!(count, "narrow session ready");
-                Ok(CountedSession::new(session))
-            }
-            Err(e) => {
-                lock(&self.narrow).1 -= 1;
-                Err(e)
-            }
-        }
+        let session = CountedSession::new(build()?);
+        tracing::debug!("narrow session ready");
+        Ok(session)
     }
 }
 
