@@ -18,7 +18,7 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::{Session, SessionInputs, SessionOutputs};
 
 use crate::assets;
-use crate::engine::{Cancel, ModelKey, SharedModel};
+use crate::engine::{BatchPolicy, Cancel, ModelKey, RowsInput, RowsOutputs, SharedModel};
 use crate::error::{Error, Result};
 
 /// Where a model runs.
@@ -108,6 +108,9 @@ pub struct SessionOptions {
     /// shares by model and options alone. A name forces a separate instance, like DL Streamer's
     /// `model-instance-id`.
     pub instance: String,
+    /// How this load's requests may be batched with other elements' requests for the same
+    /// shared model ([`Model::run_rows`]); not part of what makes loads share a model.
+    pub batch: BatchPolicy,
 }
 
 impl Default for SessionOptions {
@@ -118,6 +121,7 @@ impl Default for SessionOptions {
             spinning: true,
             overlap: true,
             instance: String::new(),
+            batch: BatchPolicy::default(),
         }
     }
 }
@@ -165,6 +169,7 @@ pub struct Model {
     shared: Arc<SharedModel>,
     path: PathBuf,
     cancel: Cancel,
+    batch: BatchPolicy,
 }
 
 impl fmt::Debug for Model {
@@ -219,6 +224,7 @@ impl Model {
             shared,
             path: path.to_path_buf(),
             cancel: Cancel::new(),
+            batch: options.batch,
         })
     }
 
@@ -251,6 +257,24 @@ impl Model {
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
         self.shared.run(&self.cancel, inputs, extract)
+    }
+
+    /// Runs the model on one block of rows and returns this request's rows of the named `f32`
+    /// outputs. Where the batch policy and the provider allow it, the rows run in one batch with
+    /// other elements' requests of the same shape (see [`crate::engine`]); else as [`Model::run`].
+    pub fn run_rows(&self, input: RowsInput<'_>, outputs: &[&str]) -> Result<RowsOutputs> {
+        self.shared
+            .run_rows(&self.cancel, &self.batch, input, outputs)
+    }
+
+    /// The latency batching adds to this model's requests (the batch timeout where requests
+    /// may wait for others, else zero).
+    pub fn batch_latency(&self) -> std::time::Duration {
+        if self.shared.batchable() {
+            self.batch.latency(self.provider())
+        } else {
+            std::time::Duration::ZERO
+        }
     }
 
     /// Fails with a clear error unless the model has every named input and output — catches a

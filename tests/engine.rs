@@ -10,7 +10,7 @@ use std::sync::Arc;
 use neural_media::Error;
 use neural_media::assets;
 use neural_media::engine::{self, Cancel, testing};
-use neural_media::face::{DetectorConfig, FaceDetector};
+use neural_media::face::{DetectorConfig, FaceDetector, detect};
 use neural_media::runtime::{ExecutionProvider, SessionOptions};
 use neural_media::tts::Voice;
 
@@ -214,4 +214,155 @@ fn cancel_terminates_a_long_synthesis() {
         .synthesize_ids(&HELLO_WORLD_IDS, &config)
         .expect("the voice works after a reset");
     assert!(!samples.is_empty());
+}
+
+/// Model inputs cut from the sample image: `rows` blocks of `channels`×`size`×`size` values,
+/// each from another place of the image, so that every request of a batch differs.
+fn image_rows(
+    img: &image::RgbImage,
+    at: u32,
+    rows: usize,
+    channels: usize,
+    size: usize,
+) -> Vec<f32> {
+    let mut data = Vec::with_capacity(rows * channels * size * size);
+    for row in 0..rows as u32 {
+        let (dx, dy) = (at * 37 + row * 53, at * 29 + row * 41);
+        for c in 0..channels {
+            for y in 0..size as u32 {
+                for x in 0..size as u32 {
+                    let p = img.get_pixel((x + dx) % img.width(), (y + dy) % img.height());
+                    let v = if channels == 1 {
+                        (u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])) as f32 / 3.0
+                    } else {
+                        f32::from(p[c])
+                    };
+                    data.push(v / 255.0);
+                }
+            }
+        }
+    }
+    data
+}
+
+/// Runs the four requests of `inputs` at once from four handles with `policy`, and each alone on
+/// an unbatched handle, and asserts that the outputs agree within 1e-4.
+fn batched_agrees_with_unbatched(
+    model: &std::path::Path,
+    input: &str,
+    outputs: &'static [&'static str],
+    inputs: Vec<(Vec<usize>, Vec<f32>)>,
+) {
+    use neural_media::engine::{BatchPolicy, RowsInput};
+    use neural_media::runtime::Model;
+    let unbatched = Model::load(model, &shared()).expect("model loads");
+    let alone: Vec<_> = inputs
+        .iter()
+        .map(|(shape, data)| {
+            let rows = RowsInput {
+                name: input,
+                shape,
+                data,
+            };
+            unbatched.run_rows(rows, outputs).expect("runs")
+        })
+        .collect();
+    assert_eq!(
+        engine::stats().batched_runs,
+        0,
+        "max-batch 0 on the CPU: no batches"
+    );
+
+    let batched = SessionOptions {
+        batch: BatchPolicy {
+            max_batch: inputs.len(),
+            timeout: std::time::Duration::from_secs(1),
+        },
+        ..shared()
+    };
+    let barrier = Arc::new(std::sync::Barrier::new(inputs.len()));
+    let workers: Vec<_> = inputs
+        .into_iter()
+        .map(|(shape, data)| {
+            let (model, batched, barrier) =
+                (model.to_path_buf(), batched.clone(), Arc::clone(&barrier));
+            let input = input.to_owned();
+            std::thread::spawn(move || {
+                let handle = Model::load(&model, &batched).expect("model loads");
+                // Two rounds: in the second every handle is an active stream, so a batch waits
+                // for all of them (or for the timeout).
+                (0..2)
+                    .map(|_| {
+                        barrier.wait();
+                        let rows = RowsInput {
+                            name: &input,
+                            shape: &shape,
+                            data: &data,
+                        };
+                        handle.run_rows(rows, outputs).expect("runs")
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for (worker, alone) in workers.into_iter().zip(&alone) {
+        for result in worker.join().expect("worker") {
+            for name in outputs {
+                let (shape_a, a) = alone.get(name).expect("output");
+                let (shape_b, b) = result.get(name).expect("output");
+                assert_eq!(shape_a, shape_b, "{name}");
+                let worst = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst <= 1e-4, "{name}: batched differs by {worst}");
+            }
+        }
+    }
+    let stats = engine::stats();
+    assert!(
+        stats.batched_runs >= 1 && stats.batched_requests >= 2,
+        "requests of several handles ran as batches: {stats:?}"
+    );
+}
+
+/// Cross-stream batching (the path accelerators take by default) on the CPU: detector requests
+/// of four handles run as batches and give the outputs of runs alone.
+#[test]
+fn batched_detector_outputs_equal_unbatched() {
+    let img = image();
+    let inputs = (0..4)
+        .map(|at| (vec![1, 3, 192, 192], image_rows(&img, at, 1, 3, 192)))
+        .collect();
+    batched_agrees_with_unbatched(
+        &detector_path(),
+        detect::INPUT,
+        &[
+            detect::OUTPUT_HEATMAP,
+            detect::OUTPUT_SCALE,
+            detect::OUTPUT_OFFSET,
+            detect::OUTPUT_LANDMARKS,
+        ],
+        inputs,
+    );
+}
+
+/// The classifier's requests carry one row per face: requests of 1 to 3 faces are stacked
+/// into one batch and cut apart again.
+#[test]
+fn batched_classifier_outputs_equal_unbatched() {
+    let img = image();
+    let inputs = (0..4)
+        .map(|at| {
+            let rows = 1 + at as usize % 3;
+            (vec![rows, 1, 64, 64], image_rows(&img, at, rows, 1, 64))
+        })
+        .collect();
+    batched_agrees_with_unbatched(
+        &assets::data_file(assets::DEFAULT_EXPRESSION_CLASSIFIER),
+        "input",
+        &["probabilities"],
+        inputs,
+    );
 }

@@ -23,12 +23,11 @@
 
 use std::path::Path;
 
-use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 
 use super::frame::{Channels, Frame, Region, TensorLayout, TensorSpec};
 use super::geometry::BBox;
-use crate::engine::Cancel;
+use crate::engine::{Cancel, RowsInput};
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, Model, SessionOptions};
 
@@ -302,6 +301,11 @@ impl ExpressionClassifier {
         self.model.provider()
     }
 
+    /// The latency cross-stream batching adds to this classifier's runs.
+    pub fn batch_latency(&self) -> std::time::Duration {
+        self.model.batch_latency()
+    }
+
     /// Makes `cancel` cancel this classifier's runs.
     pub fn set_cancel(&mut self, cancel: &Cancel) {
         self.model.set_cancel(cancel);
@@ -332,38 +336,35 @@ impl ExpressionClassifier {
     /// Runs `n` faces of the input buffer starting at value `start`.
     fn run(&mut self, start: usize, n: usize) -> Result<Vec<Vec<f32>>> {
         let per_face = self.descriptor.tensor_spec().len();
-        let data = &self.input[start..start + n * per_face];
-        let tensor = TensorRef::from_array_view((self.descriptor.batch_shape(n), data))
-            .map_err(Error::inference)?;
-        let k = self.descriptor.labels.len();
         let descriptor = &self.descriptor;
-        self.model.run(
-            ort::inputs![descriptor.input.name.as_str() => tensor],
-            |outputs| {
-                let name = &descriptor.output.name;
-                let value = outputs.get(name).ok_or_else(|| {
-                    Error::inference(format!("classifier output {name:?} missing"))
-                })?;
-                let (shape, probs) = value
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| Error::inference(format!("classifier output {name:?}: {e}")))?;
-                if shape[..] != [n as i64, k as i64] {
-                    return Err(Error::inference(format!(
-                        "classifier output {name:?} has shape {shape}, expected [{n}, {k}]"
-                    )));
-                }
-                Ok(probs
-                    .chunks_exact(k)
-                    .map(|row| {
-                        let mut row = row.to_vec();
-                        if descriptor.output.softmax {
-                            softmax(&mut row);
-                        }
-                        row
-                    })
-                    .collect())
+        let name = descriptor.output.name.as_str();
+        let outputs = self.model.run_rows(
+            RowsInput {
+                name: &descriptor.input.name,
+                shape: &descriptor.batch_shape(n),
+                data: &self.input[start..start + n * per_face],
             },
-        )
+            &[name],
+        )?;
+        let k = descriptor.labels.len();
+        let (shape, probs) = outputs
+            .get(name)
+            .ok_or_else(|| Error::inference(format!("classifier output {name:?} missing")))?;
+        if shape[..] != [n as i64, k as i64] {
+            return Err(Error::inference(format!(
+                "classifier output {name:?} has shape {shape:?}, expected [{n}, {k}]"
+            )));
+        }
+        Ok(probs
+            .chunks_exact(k)
+            .map(|row| {
+                let mut row = row.to_vec();
+                if descriptor.output.softmax {
+                    softmax(&mut row);
+                }
+                row
+            })
+            .collect())
     }
 }
 

@@ -17,11 +17,9 @@
 
 use std::path::Path;
 
-use ort::value::TensorRef;
-
 use super::frame::{Channels, Frame, Region, TensorLayout, TensorSpec};
 use super::geometry::{BBox, nms};
-use crate::engine::Cancel;
+use crate::engine::{Cancel, RowsInput};
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, Model, SessionOptions};
 
@@ -245,6 +243,11 @@ impl FaceDetector {
         self.model.provider()
     }
 
+    /// The latency cross-stream batching adds to this detector's runs.
+    pub fn batch_latency(&self) -> std::time::Duration {
+        self.model.batch_latency()
+    }
+
     /// Makes `cancel` cancel this detector's runs.
     pub fn set_cancel(&mut self, cancel: &Cancel) {
         self.model.set_cancel(cancel);
@@ -281,35 +284,40 @@ impl FaceDetector {
         self.input.resize(spec.len(), 0.0);
         frame.write_tensor(Region::full(frame), &spec, &mut self.input)?;
         let prepared = started.elapsed();
-        let tensor = TensorRef::from_array_view(([1usize, 3, h, w], &self.input[..]))
-            .map_err(Error::inference)?;
         let (rows, cols) = (h / STRIDE, w / STRIDE);
-        let mut inferred = std::time::Duration::ZERO;
-        let raw = self.model.run(ort::inputs![INPUT => tensor], |outputs| {
-            inferred = started.elapsed() - prepared;
-            let get = |name: &str, channels: i64| -> Result<&[f32]> {
-                let value = outputs
-                    .get(name)
-                    .ok_or_else(|| Error::inference(format!("detector output {name:?} missing")))?;
-                let (shape, data) = value
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| Error::inference(format!("detector output {name:?}: {e}")))?;
-                if shape[..] != [1, channels, rows as i64, cols as i64] {
-                    return Err(Error::inference(format!(
-                        "detector output {name:?} has shape {shape}, expected [1, {channels}, {rows}, {cols}]"
-                    )));
-                }
-                Ok(data)
-            };
-            decode(
-                get(OUTPUT_HEATMAP, 1)?,
-                get(OUTPUT_SCALE, 2)?,
-                get(OUTPUT_OFFSET, 2)?,
-                get(OUTPUT_LANDMARKS, 10)?,
-                (rows, cols),
-                config.threshold,
-            )
-        })?;
+        let outputs = self.model.run_rows(
+            RowsInput {
+                name: INPUT,
+                shape: &[1, 3, h, w],
+                data: &self.input,
+            },
+            &[
+                OUTPUT_HEATMAP,
+                OUTPUT_SCALE,
+                OUTPUT_OFFSET,
+                OUTPUT_LANDMARKS,
+            ],
+        )?;
+        let inferred = started.elapsed() - prepared;
+        let get = |name: &str, channels: i64| -> Result<&[f32]> {
+            let (shape, data) = outputs
+                .get(name)
+                .ok_or_else(|| Error::inference(format!("detector output {name:?} missing")))?;
+            if shape[..] != [1, channels, rows as i64, cols as i64] {
+                return Err(Error::inference(format!(
+                    "detector output {name:?} has shape {shape:?}, expected [1, {channels}, {rows}, {cols}]"
+                )));
+            }
+            Ok(data)
+        };
+        let raw = decode(
+            get(OUTPUT_HEATMAP, 1)?,
+            get(OUTPUT_SCALE, 2)?,
+            get(OUTPUT_OFFSET, 2)?,
+            get(OUTPUT_LANDMARKS, 10)?,
+            (rows, cols),
+            config.threshold,
+        )?;
         let (sx, sy) = (
             frame.width() as f32 / w as f32,
             frame.height() as f32 / h as f32,

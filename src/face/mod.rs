@@ -281,6 +281,13 @@ impl ExpressionAnnotator {
     }
 
     /// The detector.
+    /// The latency cross-stream batching adds to a frame (see [`crate::engine::BatchPolicy`]).
+    pub fn batch_latency(&self) -> std::time::Duration {
+        self.detector
+            .batch_latency()
+            .max(self.classifier.batch_latency())
+    }
+
     pub fn detector(&self) -> &FaceDetector {
         &self.detector
     }

@@ -244,13 +244,15 @@ fn pipelined_gives_the_same_frames_and_messages() {
     assert!(pts(&plain).windows(2).all(|w| w[0] < w[1]));
 }
 
+/// The latency answer counts what the element adds: a frame with `pipelined`, the batch timeout
+/// where batching is on (never with `max-batch=0` on the CPU).
 #[test]
-fn pipelined_adds_one_frame_of_latency() {
+fn latency_counts_the_pipelined_frame_and_the_batch_timeout() {
     init();
-    let latency = |pipelined: bool| {
+    let latency = |properties: &str| {
         let pipeline = support::pipeline(&format!(
             "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=25/1 ! \
-             faceexpression name=fe threads=1 pipelined={pipelined} ! fakesink"
+             faceexpression name=fe {properties} ! fakesink"
         ));
         pipeline.set_state(gst::State::Playing).unwrap();
         let (result, _, _) = pipeline.state(gst::ClockTime::from_seconds(30));
@@ -264,12 +266,21 @@ fn pipelined_adds_one_frame_of_latency() {
         assert!(live);
         min
     };
-    let plain = latency(false);
-    let pipelined = latency(true);
+    let plain = latency("threads=1");
     assert_eq!(
-        pipelined,
+        latency("threads=1 pipelined=true"),
         plain + gst::ClockTime::from_mseconds(40),
         "one 25 fps frame more"
+    );
+    assert_eq!(
+        latency("execution-provider=cpu batch-timeout=50"),
+        plain,
+        "max-batch=0 does not batch on the CPU"
+    );
+    assert_eq!(
+        latency("execution-provider=cpu max-batch=4 batch-timeout=50"),
+        plain + gst::ClockTime::from_mseconds(50),
+        "a forced batch may wait its timeout"
     );
 }
 

@@ -68,6 +68,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 struct State {
     info: Option<gst_video::VideoInfo>,
     provider: &'static str,
+    /// What cross-stream batching adds to a frame's latency.
+    batch_latency: gst::ClockTime,
 }
 
 #[derive(Default)]
@@ -385,6 +387,19 @@ impl ObjectImpl for FaceExpression {
                     .blurb("Where the face boxes come from: model (our detector; face metas from upstream are left as they are) or upstream (no detector runs: the face ROI metas already on the buffer, e.g. OpenCV facedetect's, are tracked, classified and get the params, without landmarks and detection-confidence)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("max-batch")
+                    .nick("Max batch")
+                    .blurb("Most requests of elements sharing a model (see model-instance) that run as one batch; 0 = chosen by execution provider: batching on CUDA/TensorRT (8), off on the CPU, where it gains nothing; 1 = never batch")
+                    .default_value(DEFAULT_MAX_BATCH)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("batch-timeout")
+                    .nick("Batch timeout")
+                    .blurb("Milliseconds the first request of a batch waits for other streams' requests (a batch also starts as soon as every active stream has joined it); added to the latency when batching is on")
+                    .default_value(DEFAULT_BATCH_TIMEOUT_MS)
+                    .maximum(1000)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("pipelined")
                     .nick("Pipelined")
                     .blurb("Analyse each frame on a worker thread while the streaming thread fetches the next one from upstream (decoding overlaps inference); adds one frame of latency")
@@ -432,6 +447,8 @@ impl ObjectImpl for FaceExpression {
             "stickiness" => s.stickiness = v.get().expect("type checked upstream"),
             "post-messages" => s.post_messages = v.get().expect("type checked upstream"),
             "pipelined" => s.pipelined = v.get().expect("type checked upstream"),
+            "max-batch" => s.max_batch = v.get().expect("type checked upstream"),
+            "batch-timeout" => s.batch_timeout_ms = v.get().expect("type checked upstream"),
             "detection-source" => s.detection_source = v.get().expect("type checked upstream"),
             name => unimplemented!("property {name}"),
         }
@@ -460,6 +477,8 @@ impl ObjectImpl for FaceExpression {
             "stickiness" => s.stickiness.to_value(),
             "post-messages" => s.post_messages.to_value(),
             "pipelined" => s.pipelined.to_value(),
+            "max-batch" => s.max_batch.to_value(),
+            "batch-timeout" => s.batch_timeout_ms.to_value(),
             "detection-source" => s.detection_source.to_value(),
             name => unimplemented!("property {name}"),
         }
@@ -515,6 +534,7 @@ impl BaseTransformImpl for FaceExpression {
             execution_provider: settings.execution_provider.into(),
             threads: settings.threads as usize,
             instance: settings.model_instance.clone(),
+            batch: settings.batch_policy(),
             ..SessionOptions::default()
         };
         let detector = model_path(
@@ -546,6 +566,8 @@ impl BaseTransformImpl for FaceExpression {
         *self.state.lock().unwrap() = Some(State {
             info: None,
             provider: annotator.detector().provider().as_str(),
+            batch_latency: gst::ClockTime::try_from(annotator.batch_latency())
+                .unwrap_or(gst::ClockTime::ZERO),
         });
         *self.analysis.lock().unwrap() = Some(annotator);
         *self.earliest.lock().unwrap() = None;
@@ -667,22 +689,30 @@ impl BaseTransformImpl for FaceExpression {
         }
         if let gst::QueryViewMut::Latency(q) = query.view_mut()
             && direction == gst::PadDirection::Src
-            && self.settings.lock().unwrap().pipelined
         {
-            // A frame waits here for the next one: one frame duration more.
-            let frame = self
+            let pipelined = self.settings.lock().unwrap().pipelined;
+            let (frame, batch) = self
                 .state
                 .lock()
                 .unwrap()
                 .as_ref()
-                .and_then(|s| s.info.as_ref().map(|i| i.fps()))
-                .filter(|fps| fps.numer() > 0)
-                .and_then(|fps| {
-                    gst::ClockTime::SECOND.mul_div_ceil(fps.denom() as u64, fps.numer() as u64)
+                .map(|s| {
+                    // With `pipelined` a frame waits here for the next one: one frame more.
+                    let frame = s
+                        .info
+                        .as_ref()
+                        .map(|i| i.fps())
+                        .filter(|fps| pipelined && fps.numer() > 0)
+                        .and_then(|fps| {
+                            gst::ClockTime::SECOND
+                                .mul_div_ceil(fps.denom() as u64, fps.numer() as u64)
+                        });
+                    (frame.unwrap_or(gst::ClockTime::ZERO), s.batch_latency)
                 })
-                .unwrap_or(gst::ClockTime::ZERO);
+                .unwrap_or((gst::ClockTime::ZERO, gst::ClockTime::ZERO));
+            let extra = frame + batch;
             let (live, min, max) = q.result();
-            q.set(live, min + frame, max.map(|max| max + frame));
+            q.set(live, min + extra, max.map(|max| max + extra));
         }
         true
     }

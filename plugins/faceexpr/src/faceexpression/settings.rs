@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `faceexpression`'s property defaults and settings, and the core configuration they map to.
 
+use neural_media::engine::BatchPolicy;
 use neural_media::face::{self, AnnotatorConfig};
 
 use super::{DetectionSource, PostMessages, Smoothing};
@@ -17,6 +18,8 @@ pub const DEFAULT_CLASSIFY_INTERVAL: u32 = 1;
 pub const DEFAULT_STICKINESS: f64 = 0.9;
 pub const DEFAULT_QOS: bool = true;
 pub const DEFAULT_PIPELINED: bool = false;
+pub const DEFAULT_MAX_BATCH: u32 = 0;
+pub const DEFAULT_BATCH_TIMEOUT_MS: u32 = 5;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -37,6 +40,8 @@ pub struct Settings {
     pub post_messages: PostMessages,
     pub pipelined: bool,
     pub detection_source: DetectionSource,
+    pub max_batch: u32,
+    pub batch_timeout_ms: u32,
 }
 
 impl Default for Settings {
@@ -59,11 +64,21 @@ impl Default for Settings {
             post_messages: PostMessages::default(),
             pipelined: DEFAULT_PIPELINED,
             detection_source: DetectionSource::Model,
+            max_batch: DEFAULT_MAX_BATCH,
+            batch_timeout_ms: DEFAULT_BATCH_TIMEOUT_MS,
         }
     }
 }
 
 impl Settings {
+    /// How this element's requests may be batched with other streams'.
+    pub fn batch_policy(&self) -> BatchPolicy {
+        BatchPolicy {
+            max_batch: self.max_batch as usize,
+            timeout: std::time::Duration::from_millis(self.batch_timeout_ms.into()),
+        }
+    }
+
     pub fn annotator_config(&self) -> AnnotatorConfig {
         let stickiness = self.stickiness as f32;
         let smoothing = match self.smoothing {

@@ -40,6 +40,15 @@
 //! [`Cancel::reset`] lets the element run again. [`stats`] counts the runs that were cancelled, and
 //! [`testing::hold_runs`] holds runs open so that tests can prove by ordering, not timing, that a
 //! cancellation returns before the run would have ended.
+//!
+//! # Batching
+//! Requests of several elements that arrive within a batch window can run as one batch
+//! ([`BatchPolicy`], see the `batch` module): on by default on accelerators, off on the CPU,
+//! where it gains nothing.
+
+mod batch;
+
+pub use batch::{AUTO_MAX_BATCH, BatchPolicy, RowsInput, RowsOutputs};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -115,6 +124,7 @@ impl Cancel {
             }
         }
         SCHEDULER.wake_all();
+        batch::wake_all();
     }
 
     /// Accepts requests again.
@@ -160,11 +170,17 @@ pub struct EngineStats {
     pub sessions: u64,
     /// Shared models alive now.
     pub models: u64,
+    /// Runs that held the requests of more than one element.
+    pub batched_runs: u64,
+    /// Requests served by those runs.
+    pub batched_requests: u64,
 }
 
 static RUNS: AtomicU64 = AtomicU64::new(0);
 static CANCELLED: AtomicU64 = AtomicU64::new(0);
 static SESSIONS: AtomicU64 = AtomicU64::new(0);
+static BATCHED_RUNS: AtomicU64 = AtomicU64::new(0);
+static BATCHED_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 /// The engine's counters.
 pub fn stats() -> EngineStats {
@@ -176,6 +192,8 @@ pub fn stats() -> EngineStats {
             .values()
             .filter(|m| m.strong_count() > 0)
             .count() as u64,
+        batched_runs: BATCHED_RUNS.load(Ordering::SeqCst),
+        batched_requests: BATCHED_REQUESTS.load(Ordering::SeqCst),
     }
 }
 
@@ -401,6 +419,18 @@ pub(crate) struct SharedModel {
     /// Idle narrow sessions.
     narrow: Mutex<Vec<CountedSession>>,
     build_narrow: Option<NarrowBuilder>,
+    /// Every input has a free first dimension: requests can be stacked into one batch.
+    batchable: bool,
+}
+
+/// Whether every input of `session` has a free first (batch) dimension.
+fn batchable(session: &Session) -> bool {
+    session.inputs().iter().all(|input| {
+        input
+            .dtype()
+            .tensor_shape()
+            .is_some_and(|shape| shape.first().is_some_and(|&d| d < 0))
+    })
 }
 
 impl SharedModel {
@@ -408,6 +438,7 @@ impl SharedModel {
     pub(crate) fn single(session: Session, provider: ExecutionProvider) -> SharedModel {
         SharedModel {
             provider,
+            batchable: batchable(&session),
             main: Mutex::new(CountedSession::new(session)),
             budgeted: false,
             narrow: Mutex::new(Vec::new()),
@@ -420,6 +451,7 @@ impl SharedModel {
     pub(crate) fn budgeted(wide: Session, narrow: Option<NarrowBuilder>) -> SharedModel {
         SharedModel {
             provider: ExecutionProvider::Cpu,
+            batchable: batchable(&wide),
             main: Mutex::new(CountedSession::new(wide)),
             budgeted: true,
             narrow: Mutex::new(Vec::new()),
@@ -447,6 +479,11 @@ impl SharedModel {
     /// The execution provider in use.
     pub(crate) fn provider(&self) -> ExecutionProvider {
         self.provider
+    }
+
+    /// Whether requests can be stacked into one batch.
+    pub(crate) fn batchable(&self) -> bool {
+        self.batchable
     }
 
     /// Calls `f` with a session of this model (for its inputs and outputs).
