@@ -250,7 +250,8 @@ def main() -> int:
 
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
-        "( appsrc name=src is-live=true format=time ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        "( appsrc name=src is-live=true format=time max-bytes=0 max-buffers=60 leaky-type=downstream"
+        " ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
     )
     factory.set_shared(True)
     factory.connect("media-configure", annotator.on_media)

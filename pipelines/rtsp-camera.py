@@ -143,7 +143,7 @@ def main() -> int:
 
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
-        "( appsrc name=src is-live=true format=time ! videoconvert"
+        "( appsrc name=src is-live=true format=time max-bytes=0 max-buffers=2 leaky-type=downstream ! videoconvert"
         " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30"
         " ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
     )
