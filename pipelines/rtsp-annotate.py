@@ -185,7 +185,12 @@ class Annotator:
         with self.lock:
             self.served.append(src)
         media.connect("unprepared", self.on_media_gone, src)
-        # A new viewer should not wait for the next key frame.
+
+    def on_client(self, _server, client):
+        client.connect("play-request", self.request_key_frame)
+
+    def request_key_frame(self, *_args):
+        """A viewer that starts playing gets a key frame now, not at the next periodic one."""
         self.out.send_event(GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0))
 
     def on_media_gone(self, _media, src):
@@ -259,6 +264,7 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     server.get_mount_points().add_factory(args.mount, factory)
+    server.connect("client-connected", annotator.on_client)
     if server.attach(None) == 0:
         log(f"cannot listen on port {args.port}")
         return 1
