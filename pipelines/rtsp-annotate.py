@@ -95,10 +95,7 @@ class Annotator:
         self.reconnect_pending = False
         if self.stopping:
             return False
-        if self.camera is not None:
-            old, self.camera = self.camera, None
-            old.set_state(Gst.State.NULL)
-            self.pipeline.remove(old)  # also unlinks it from faceexpression
+        self.drop_camera()
         a = self.args
         camera = Gst.parse_bin_from_description(
             f"rtspsrc location={quote(a.camera)} latency={a.latency} protocols={a.protocols}"
@@ -123,8 +120,16 @@ class Annotator:
         camera.sync_state_with_parent()
         return False
 
+    def drop_camera(self):
+        if self.camera is not None:
+            old, self.camera = self.camera, None
+            old.set_state(Gst.State.NULL)
+            self.pipeline.remove(old)  # also unlinks it from faceexpression
+
     def on_camera_data(self, _pad, info, connection):
         """Streaming thread: notes frames, turns the camera's EOS into a reconnection."""
+        if connection != self.connections or self.reconnect_pending:
+            return Gst.PadProbeReturn.DROP  # the last of a connection given up
         if info.type & Gst.PadProbeType.BUFFER:
             self.last_frame = time.monotonic()
             if not self.streaming:
@@ -132,14 +137,18 @@ class Annotator:
                 log(f"camera connected (connection {connection})")
             return Gst.PadProbeReturn.OK
         if info.get_event().type == Gst.EventType.EOS and not self.stopping:
-            GLib.idle_add(self.camera_lost, "end of stream")
+            GLib.idle_add(self.camera_lost, "end of stream", connection)
             return Gst.PadProbeReturn.DROP  # the analysis goes on with the next connection
         return Gst.PadProbeReturn.OK
 
-    def camera_lost(self, why):
+    def camera_lost(self, why, connection=None):
+        if connection not in (None, self.connections):
+            return False  # about a connection already given up
         if not self.reconnect_pending and not self.stopping:
             self.reconnect_pending = True
             self.streaming = False
+            # Gone at once: what the old connection still holds is not mixed into the next one.
+            self.drop_camera()
             log(f"camera lost ({why}), reconnecting in {self.args.retry:g} s")
             GLib.timeout_add(int(self.args.retry * 1000), self.connect_camera)
         return False
