@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MPL-2.0
 """Annotates an RTSP camera live and serves the annotated video over RTSP, plus JSON lines.
 
-Usage: rtsp-annotate.py CAMERA_URL [--port N] [--mount /annotated] [--json FILE|-]
+Usage: rtsp-annotate.py CAMERA_URL [--address A] [--port N] [--mount /annotated] [--json FILE|-]
                         [--latency MS] [--protocols tcp|udp|...] [--inference-interval N]
                         [--retry S] [--stall-timeout S]
 
@@ -10,9 +10,10 @@ Usage: rtsp-annotate.py CAMERA_URL [--port N] [--mount /annotated] [--json FILE|
         ! faceexpression ! analyticsjson location=FILE ! expressionoverlay ! videoconvert
         ! x264enc tune=zerolatency ! appsink          -> appsrc ! h264parse ! rtph264pay (gst-rtsp-server)
 
-The annotated stream is served at rtsp://127.0.0.1:PORT/MOUNT (`--port 0`: any free port; the
-default is 8555), one shared H.264 stream for every client, and each frame's faces are written as
-JSON lines to FILE (default faces.jsonl; `-` = stdout). Status goes to stderr:
+The annotated stream is served at rtsp://ADDRESS:PORT/MOUNT (default 127.0.0.1, 8555 and
+/annotated; `--address 0.0.0.0` serves every interface, `--port 0` takes any free port), one
+shared H.264 stream for every client, and each frame's faces are written as JSON lines to FILE
+(default faces.jsonl; `-` = stdout). Status goes to stderr:
 
     rtsp-annotate: serving rtsp://127.0.0.1:8555/annotated
     rtsp-annotate: camera connected (connection 1)
@@ -245,6 +246,7 @@ class Annotator:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("camera", help="the camera's rtsp:// URL")
+    parser.add_argument("--address", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8555, help="RTSP port to serve on (0: any free port)")
     parser.add_argument("--mount", default="/annotated", help="path of the served stream")
     parser.add_argument("--json", default="faces.jsonl", help="JSON lines file (- = stdout)")
@@ -270,7 +272,7 @@ def main() -> int:
     factory.set_shared(True)
     factory.connect("media-configure", annotator.on_media)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(args.address)
     server.set_service(str(args.port))
     server.get_mount_points().add_factory(args.mount, factory)
     server.connect("client-connected", annotator.on_client)
@@ -285,11 +287,11 @@ def main() -> int:
         msg = bus.pop_filtered(Gst.MessageType.ERROR)
         log(msg.parse_error()[0].message if msg else "the pipeline failed to start")
         return 1
+    log(f"serving rtsp://{args.address}:{server.get_bound_port()}{args.mount}")
     annotator.connect_camera()
     GLib.timeout_add(500, annotator.check_stall)
     for sig in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, annotator.stop)
-    log(f"serving rtsp://127.0.0.1:{server.get_bound_port()}{args.mount}")
     loop.run()
     annotator.pipeline.set_state(Gst.State.NULL)
     return annotator.status

@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: MPL-2.0
 """A stand-in RTSP camera: serves a video file in an endless loop, in real time, as H.264 over RTSP.
 
-Usage: rtsp-camera.py [VIDEO] [--port N] [--mount /camera] [--mark]
+Usage: rtsp-camera.py [VIDEO] [--address A] [--port N] [--mount /camera] [--mark]
 
 One reader pipeline decodes VIDEO (default data/media/WolfgangLanger_Pexels.mp4) and loops it with
 segment seeks (no gap, timestamps keep increasing), paced by the clock like a camera
-(`clocksync`). Every client that connects to rtsp://127.0.0.1:PORT/MOUNT gets its own encoder
+(`clocksync`). Every client that connects to rtsp://ADDRESS:PORT/MOUNT gets its own encoder
 (`x264enc tune=zerolatency`), so its stream starts on a key frame. `--port 0` (the default 8554
 otherwise) takes a free port; the address actually served is printed on stderr:
 
@@ -129,6 +129,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = HERE.parent / "data/media/WolfgangLanger_Pexels.mp4"
     parser.add_argument("video", nargs="?", type=Path, default=default, help="video file (default: the sample)")
+    parser.add_argument("--address", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8554, help="RTSP port (0: any free port)")
     parser.add_argument("--mount", default="/camera", help="path of the stream (default /camera)")
     parser.add_argument("--mark", action="store_true", help="stamp each frame with its position and time")
@@ -155,7 +156,7 @@ def main() -> int:
 
     factory.connect("media-configure", on_media)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(args.address)
     server.set_service(str(args.port))
     server.get_mount_points().add_factory(args.mount, factory)
     if server.attach(None) == 0:
@@ -170,7 +171,7 @@ def main() -> int:
         return 1
     for sig in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, lambda: loop.quit() or False)
-    log(f"serving rtsp://127.0.0.1:{server.get_bound_port()}{args.mount}")
+    log(f"serving rtsp://{args.address}:{server.get_bound_port()}{args.mount}")
     loop.run()
     camera.reader.set_state(Gst.State.NULL)
     return 0
