@@ -28,7 +28,9 @@ stream-start, on which faceexpression resets its tracks: track ids start again a
 counts from 1, as for a new stream.
 
 The sink syncs to the clock with QoS: frames that are late (an overloaded machine) skip the
-detector in faceexpression (the tracker carries the boxes) rather than falling further behind.
+detector in faceexpression (the tracker carries the boxes) rather than falling further behind,
+and the decoder and the converters drop frames that are later still; every 10 s, stderr says how
+many were dropped so far, and by which element.
 End-to-end latency is about --latency (rtspsrc's jitter buffer, default 200 ms) plus the
 processing of one frame; README.md gives the figure that tests/rtsp.rs measured.
 
@@ -88,6 +90,8 @@ class Annotator:
         self.last_frame = time.monotonic()
         self.reconnect_pending = False
         self.stopping = False
+        self.dropped = {}  # element name -> frames it dropped as too late (its QoS messages)
+        self.reported = 0
 
     # --- the camera bin -------------------------------------------------------------------
 
@@ -224,10 +228,23 @@ class Annotator:
         elif t == Gst.MessageType.WARNING and self.in_camera(message.src) is not None:
             err, _debug = message.parse_warning()
             log(f"warning from {message.src.get_name()}: {err.message}")
+        elif t == Gst.MessageType.QOS:
+            fmt, _processed, dropped = message.parse_qos_stats()
+            if fmt == Gst.Format.BUFFERS:
+                self.dropped[message.src.get_name()] = dropped
         elif t == Gst.MessageType.LATENCY:
             self.pipeline.recalculate_latency()
         elif t == Gst.MessageType.EOS:
             self.loop.quit()
+        return True
+
+    def report_drops(self):
+        """Every 10 s, if frames were dropped as too late (QoS): how many, and where."""
+        total = sum(self.dropped.values())
+        if total > self.reported:
+            self.reported = total
+            where = ", ".join(f"{name} {n}" for name, n in sorted(self.dropped.items()) if n)
+            log(f"{total} late frames dropped so far (QoS: {where})")
         return True
 
     def stop(self):
@@ -290,6 +307,7 @@ def main() -> int:
     log(f"serving rtsp://{args.address}:{server.get_bound_port()}{args.mount}")
     annotator.connect_camera()
     GLib.timeout_add(500, annotator.check_stall)
+    GLib.timeout_add_seconds(10, annotator.report_drops)
     for sig in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, annotator.stop)
     loop.run()
