@@ -25,7 +25,7 @@ for --stall-timeout seconds (a camera that hangs without closing the connection)
 stays away it is retried every --retry seconds. The analysis and the served stream keep running
 meanwhile (clients see the last frame until frames come again). The new bin's first event is a new
 stream-start, on which faceexpression resets its tracks: track ids start again at 1 and `frames`
-counts from 1, as for a new stream.
+counts from the face's first frame, as in a new stream.
 
 The sink syncs to the clock with QoS: frames that are late (an overloaded machine) skip the
 detector in faceexpression (the tracker carries the boxes) rather than falling further behind,
