@@ -14,7 +14,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-plugins-bad gstreamer1.0-opencv opencv-data gstreamer1.0-rtsp gstreamer1.0-x
   libespeak-ng-dev espeak-ng-data
-  python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0
   meson ninja-build
   mosquitto mosquitto-clients
 )

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `faceexpression` on the real models and the provisioned media: faces found per image, one
-//! stable track through a clip, tracks that come and go, identical boxes for RGB and I420,
-//! the detector interval, expressions of posed images, and errors for bad models.
+//! stable track through a clip, tracks that come and go, tracks reset by a new stream-start,
+//! identical boxes for RGB and I420, the detector interval, expressions of posed images, and
+//! errors for bad models.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -473,4 +474,60 @@ fn faces_from_an_upstream_detector_are_labelled_on_their_metas() {
         "one labelled face on {one} of {} frames",
         frames.len()
     );
+}
+
+/// The `frames` count and track id of each face that `faceexpression` returns for `frame`.
+fn tracked(h: &mut gst_check::Harness, frame: &gst::Buffer) -> Vec<(i32, u64)> {
+    assert_eq!(h.push(frame.copy()), Ok(gst::FlowSuccess::Ok));
+    let out = h.pull().expect("the frame");
+    out.iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .map(|m| {
+            let frames = m.param("expression").expect("expression").get("frames");
+            (m.id(), frames.expect("frames"))
+        })
+        .collect()
+}
+
+/// A new stream (a camera that came back: `pipelines/rtsp-annotate.py` rebuilds its source,
+/// which starts with a stream-start) resets the tracks: the face is track 1 again, counted from
+/// its first frame, as at the start of the first stream. Within a stream the count goes on.
+#[test]
+fn a_new_stream_start_resets_the_tracks() {
+    init();
+    let decode = support::pipeline(&format!(
+        "filesrc location={} ! jpegdec ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
+        media("single_face.jpg").display()
+    ));
+    let sink = support::app_sink(&decode, "sink");
+    decode.set_state(gst::State::Playing).unwrap();
+    let sample = sink
+        .try_pull_sample(gst::ClockTime::from_seconds(30))
+        .expect("the decoded image");
+    decode.set_state(gst::State::Null).unwrap();
+    let caps = sample.caps().expect("caps").to_owned();
+    let image = sample.buffer().expect("buffer").to_owned();
+
+    let mut h = gst_check::Harness::new("faceexpression");
+    h.play();
+    let segment = || gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new());
+    let frame = |n: u64| {
+        let mut b = image.copy();
+        let ms = gst::ClockTime::from_mseconds;
+        b.make_mut().set_pts(ms(40 * n));
+        b.make_mut().set_duration(ms(40));
+        b
+    };
+    assert!(h.push_event(gst::event::StreamStart::new("camera-1")));
+    assert!(h.push_event(gst::event::Caps::new(&caps)));
+    assert!(h.push_event(segment()));
+    let first: Vec<_> = (0..5).map(|n| tracked(&mut h, &frame(n))).collect();
+    assert_eq!(first[0], [], "a face is confirmed on its second frame");
+    assert_eq!(&first[1..], [[(1, 2)], [(1, 3)], [(1, 4)], [(1, 5)]]);
+
+    // The camera comes back: the same image, a new stream.
+    assert!(h.push_event(gst::event::StreamStart::new("camera-2")));
+    assert!(h.push_event(gst::event::Caps::new(&caps)));
+    assert!(h.push_event(segment()));
+    let second: Vec<_> = (5..8).map(|n| tracked(&mut h, &frame(n))).collect();
+    assert_eq!(second, [vec![], vec![(1, 2)], vec![(1, 3)]], "tracks reset");
 }
