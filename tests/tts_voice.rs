@@ -338,3 +338,65 @@ fn load_errors_name_the_file() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Chunks synthesised ahead, side by side on overlapping handles, come out in their order with
+/// the audio of a synthesis one after another; a cancellation fails the runs, and the chunks not
+/// taken are given back in order.
+#[test]
+fn lookahead_keeps_the_order_and_the_audio() {
+    use neural_media::tts::lookahead::{self, Lookahead};
+    let mut voice = voice();
+    let config = deterministic(&voice);
+    let text = "The first sentence is here. A second one follows it. Then a third. And the last.";
+    let chunks = neural_media::tts::text_to_ids(text, voice.config(), &Espeak, Chunking::Sentence)
+        .expect("phonemized");
+    assert_eq!(chunks.len(), 4);
+    assert!(chunks.iter().all(lookahead::runs_ahead));
+    let alone: Vec<Chunk> = chunks
+        .iter()
+        .map(|c| {
+            voice
+                .synthesize_chunk(c.clone(), &config)
+                .expect("synthesised")
+        })
+        .collect();
+
+    let ahead = Lookahead::new(&voice, 2).expect("lookahead");
+    for chunk in &chunks {
+        ahead.submit(chunk.clone(), &config).expect("submitted");
+    }
+    for (expected, ids) in alone.iter().zip(&chunks) {
+        let (got_ids, result) = ahead.next().expect("a chunk in flight");
+        let got = result.expect("synthesised");
+        assert_eq!(&got_ids, ids, "in submission order");
+        assert_eq!(got.text, expected.text);
+        assert_eq!(got.samples.len(), expected.samples.len(), "{}", got.text);
+        let worst = got
+            .samples
+            .iter()
+            .zip(&expected.samples)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "{}: differs by {worst}", got.text);
+    }
+    assert!(ahead.next().is_none());
+
+    ahead.cancel();
+    for chunk in &chunks {
+        ahead.submit(chunk.clone(), &config).expect("submitted");
+    }
+    let (first, result) = ahead.next().expect("a chunk in flight");
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert_eq!(first, chunks[0]);
+    assert_eq!(
+        ahead.take_back(),
+        chunks[1..].to_vec(),
+        "the rest, in order"
+    );
+    ahead.reset();
+    ahead.submit(chunks[0].clone(), &config).expect("submitted");
+    assert!(
+        ahead.next().expect("in flight").1.is_ok(),
+        "runs again after reset"
+    );
+}

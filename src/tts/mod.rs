@@ -29,6 +29,7 @@
 
 pub mod config;
 pub mod ids;
+pub mod lookahead;
 pub mod phonemize;
 pub mod schedule;
 pub mod synth;
@@ -305,6 +306,7 @@ pub struct Voice {
     config: VoiceConfig,
     synth: Synthesizer,
     model_path: PathBuf,
+    options: SessionOptions,
 }
 
 impl Voice {
@@ -322,8 +324,20 @@ impl Voice {
             "voice configuration",
             VoiceConfig::load,
         )?;
-        let synth =
-            Synthesizer::load(model_path, config.sample_rate, config.num_speakers, options)?;
+        // A voice's activations are large (hundreds of MB for a long sentence): shared by
+        // several elements, its runs take turns on one session rather than each overlapping run
+        // having a session and an arena of its own (see `crate::engine`). Only
+        // [`Voice::overlapping`] handles run side by side.
+        let options = SessionOptions {
+            overlap: false,
+            ..options.clone()
+        };
+        let synth = Synthesizer::load(
+            model_path,
+            config.sample_rate,
+            config.num_speakers,
+            &options,
+        )?;
         tracing::info!(
             model = %model_path.display(),
             espeak_voice = %config.espeak_voice,
@@ -335,6 +349,29 @@ impl Voice {
             config,
             synth,
             model_path: model_path.to_path_buf(),
+            options,
+        })
+    }
+
+    /// Another handle on this voice whose runs may overlap other runs: one narrow session each
+    /// within the thread budget, at the cost of one more arena per overlapping run (see
+    /// [`lookahead`]). With `threads > 0` or on an accelerator it is like [`Voice::load`].
+    pub fn overlapping(&self) -> Result<Voice> {
+        let options = SessionOptions {
+            overlap: true,
+            ..self.options.clone()
+        };
+        let synth = Synthesizer::load(
+            &self.model_path,
+            self.config.sample_rate,
+            self.config.num_speakers,
+            &options,
+        )?;
+        Ok(Voice {
+            config: self.config.clone(),
+            synth,
+            model_path: self.model_path.clone(),
+            options,
         })
     }
 

@@ -76,20 +76,14 @@ pub struct Synthesizer {
 
 impl Synthesizer {
     /// Loads the model and checks its inputs (with `sid` when `num_speakers > 1`) and output.
+    /// [`crate::tts::Voice::load`] loads voices without overlapping runs (`options.overlap`).
     pub fn load(
         path: &Path,
         sample_rate: u32,
         num_speakers: u32,
         options: &SessionOptions,
     ) -> Result<Synthesizer> {
-        // A voice's activations are large (hundreds of MB for a long sentence): shared by
-        // several elements, its runs take turns on one session rather than each overlapping run
-        // having a session and an arena of its own (see `crate::engine`).
-        let options = SessionOptions {
-            overlap: false,
-            ..options.clone()
-        };
-        let model = Model::load(path, &options)?;
+        let model = Model::load(path, options)?;
         let mut inputs = vec![INPUT, INPUT_LENGTHS, SCALES];
         if num_speakers > 1 {
             inputs.push(SID);

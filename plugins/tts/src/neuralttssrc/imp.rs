@@ -8,7 +8,9 @@
 //! each clause is its own model run and buffer: the first audio leaves after the first clause).
 //!
 //! Output: mono `S16LE` or `F32LE` at the voice's rate, PTS/duration/offsets contiguous from 0,
-//! EOS after the last sentence. With `is-live=true` the source runs against the clock, never ends
+//! EOS after the last sentence. Not live, the next sentences (or clauses) are synthesised side by
+//! side while the first is pushed, one per core of the thread budget, and leave in their order
+//! ([`neural_media::tts::lookahead`]). With `is-live=true` the source runs against the clock, never ends
 //! on its own and sends silence while it has nothing to say, so mixers and sinks keep running;
 //! speech that arrives late (synthesis takes time) starts at the current running time with
 //! DISCONT. For each chunk it speaks, it posts an element message `neuraltts-sentence` with
@@ -21,7 +23,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -31,7 +33,8 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use neural_media::engine::Cancel;
 use neural_media::runtime::ExecutionProvider;
-use neural_media::tts::{ChunkIds, Voice, text, text_to_ids};
+use neural_media::tts::lookahead::{self, Lookahead};
+use neural_media::tts::{Chunk, ChunkIds, Voice, text, text_to_ids};
 
 use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
@@ -88,6 +91,8 @@ pub struct NeuralTtsSrc {
     voice: Mutex<Option<Voice>>,
     /// Terminates this element's model runs (`unlock()`, a stop).
     cancel: Cancel,
+    /// Not live: the sentences synthesised ahead. Locked only to clone or replace it.
+    lookahead: Mutex<Option<Arc<Lookahead>>>,
     /// Text from `push-text`, taken by the streaming thread (never blocked by synthesis).
     incoming: Mutex<VecDeque<String>>,
     flushing: AtomicBool,
@@ -367,6 +372,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.lookahead.lock().unwrap() = None;
         *self.state.lock().unwrap() = None;
         *self.voice.lock().unwrap() = None;
         *self.info.lock().unwrap() = None;
@@ -419,6 +425,9 @@ impl BaseSrcImpl for NeuralTtsSrc {
         self.flushing.store(true, Ordering::SeqCst);
         // Terminates a synthesis in progress: create() returns FLUSHING without waiting for it.
         self.cancel.cancel();
+        if let Some(lookahead) = self.lookahead.lock().unwrap().as_ref() {
+            lookahead.cancel();
+        }
         if let Some(id) = self.clock_wait.lock().unwrap().as_ref() {
             id.unschedule();
         }
@@ -428,15 +437,11 @@ impl BaseSrcImpl for NeuralTtsSrc {
     fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
         self.flushing.store(false, Ordering::SeqCst);
         self.cancel.reset();
+        if let Some(lookahead) = self.lookahead.lock().unwrap().as_ref() {
+            lookahead.reset();
+        }
         Ok(())
     }
-}
-
-/// What `create()` does next.
-enum Next {
-    Chunk(ChunkIds),
-    Sentence(String),
-    Idle,
 }
 
 impl NeuralTtsSrc {
@@ -465,95 +470,162 @@ impl NeuralTtsSrc {
     }
 }
 
+impl NeuralTtsSrc {
+    /// The next chunk to speak: queued text first (from `push-text`), a sentence phonemized
+    /// when no chunk of the last one is left; `None` when there is nothing to say.
+    fn next_chunk(&self, settings: &Settings) -> Result<Option<ChunkIds>, gst::FlowError> {
+        loop {
+            let next = self.with_state(|state| {
+                for input in self.incoming.lock().unwrap().drain(..) {
+                    Self::queue_text(&mut state.pending, &input);
+                }
+                match state.chunks.pop_front() {
+                    Some(chunk) => Ok(chunk),
+                    None => Err(state.pending.pop_front()),
+                }
+            })?;
+            let sentence = match next {
+                Ok(chunk) => return Ok(Some(chunk)),
+                Err(None) => return Ok(None),
+                Err(Some(sentence)) => sentence,
+            };
+            let chunks = self.with_voice(|voice| {
+                let chunking = settings.voice.synthesis_config(voice).chunking;
+                text_to_ids(&sentence, voice.config(), &Espeak, chunking)
+            })?;
+            match chunks {
+                Ok(chunks) => self.with_state(|state| state.chunks.extend(chunks))?,
+                Err(err) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ("phonemization failed: {err}")
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            }
+        }
+    }
+
+    /// Not live: the next chunk's synthesis, with the chunks after it synthesised ahead.
+    fn synthesize_ahead(
+        &self,
+        settings: &Settings,
+    ) -> Result<Option<neural_media::Result<Chunk>>, gst::FlowError> {
+        let existing = self.lookahead.lock().unwrap().as_ref().map(Arc::clone);
+        let lookahead = match existing {
+            Some(lookahead) => lookahead,
+            None => {
+                // Loaded without the lookahead lock, which unlock() takes.
+                let workers = neural_media::engine::budget();
+                let lookahead = self
+                    .with_voice(|voice| Lookahead::new(voice, workers))?
+                    .map_err(|err| {
+                        gst::element_imp_error!(self, gst::StreamError::Failed, ("{err}"));
+                        gst::FlowError::Error
+                    })?;
+                let lookahead = Arc::new(lookahead);
+                *self.lookahead.lock().unwrap() = Some(Arc::clone(&lookahead));
+                lookahead
+            }
+        };
+        let config = self.with_voice(|voice| settings.voice.synthesis_config(voice))?;
+        while lookahead.in_flight() < lookahead.workers() {
+            let Some(chunk) = self.next_chunk(settings)? else {
+                break;
+            };
+            if !lookahead::runs_ahead(&chunk) {
+                self.with_state(|state| state.chunks.push_front(chunk))?;
+                break;
+            }
+            if let Err(err) = lookahead.submit(chunk, &config) {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("{err}"));
+                return Err(gst::FlowError::Error);
+            }
+        }
+        let Some((ids, result)) = lookahead.next() else {
+            // Nothing ahead: a long chunk runs alone on the element's voice.
+            return match self.next_chunk(settings)? {
+                Some(chunk) => {
+                    Ok(Some(self.with_voice(|voice| {
+                        voice.synthesize_chunk(chunk, &config)
+                    })?))
+                }
+                None => Ok(None),
+            };
+        };
+        if matches!(result, Err(neural_media::Error::Cancelled)) {
+            // Nothing is lost: the chunks go back to the front of the queue, in order.
+            self.with_state(|state| {
+                for chunk in lookahead.take_back().into_iter().rev() {
+                    state.chunks.push_front(chunk);
+                }
+                state.chunks.push_front(ids);
+            })?;
+        }
+        Ok(Some(result))
+    }
+}
+
 impl PushSrcImpl for NeuralTtsSrc {
     fn create(
         &self,
         _buffer: Option<&mut gst::BufferRef>,
     ) -> Result<CreateSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
-        loop {
-            if self.flushing.load(Ordering::SeqCst) {
+        if self.flushing.load(Ordering::SeqCst) {
+            return Err(gst::FlowError::Flushing);
+        }
+        let chunk = if settings.is_live {
+            match self.next_chunk(&settings)? {
+                Some(chunk_ids) => Some(self.with_voice(|voice| {
+                    let config = settings.voice.synthesis_config(voice);
+                    voice.synthesize_chunk(chunk_ids, &config)
+                })?),
+                None => None,
+            }
+        } else {
+            self.synthesize_ahead(&settings)?
+        };
+        let Some(chunk) = chunk else {
+            if !settings.is_live {
+                gst::debug!(CAT, imp = self, "all text spoken");
+                return Err(gst::FlowError::Eos);
+            }
+            self.pace(true)?;
+            let buffer = self.with_state(|state| {
+                let silence = vec![0.0f32; state.timeline.whole_samples_in(IDLE_BLOCK) as usize];
+                Self::buffer(state, &silence, gst::BufferFlags::GAP)
+            })?;
+            return Ok(CreateSuccess::NewBuffer(buffer));
+        };
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(neural_media::Error::Cancelled) => {
+                gst::debug!(CAT, imp = self, "synthesis cancelled");
                 return Err(gst::FlowError::Flushing);
             }
-            let next = self.with_state(|state| {
-                for input in self.incoming.lock().unwrap().drain(..) {
-                    Self::queue_text(&mut state.pending, &input);
-                }
-                if let Some(chunk) = state.chunks.pop_front() {
-                    Next::Chunk(chunk)
-                } else if let Some(sentence) = state.pending.pop_front() {
-                    Next::Sentence(sentence)
-                } else {
-                    Next::Idle
-                }
-            })?;
-            match next {
-                Next::Chunk(chunk_ids) => {
-                    let chunk = self.with_voice(|voice| {
-                        let config = settings.voice.synthesis_config(voice);
-                        voice.synthesize_chunk(chunk_ids, &config)
-                    })?;
-                    let chunk = match chunk {
-                        Ok(chunk) => chunk,
-                        Err(neural_media::Error::Cancelled) => {
-                            gst::debug!(CAT, imp = self, "synthesis cancelled");
-                            return Err(gst::FlowError::Flushing);
-                        }
-                        Err(err) => {
-                            gst::element_imp_error!(
-                                self,
-                                gst::StreamError::Failed,
-                                ("synthesis failed: {err}")
-                            );
-                            return Err(gst::FlowError::Error);
-                        }
-                    };
-                    self.pace(settings.is_live)?;
-                    let buffer = self.with_state(|state| {
-                        Self::buffer(state, &chunk.samples, gst::BufferFlags::empty())
-                    })?;
-                    let obj = self.obj();
-                    let _ = obj.post_message(sentence_message(
-                        *CAT,
-                        obj.upcast_ref(),
-                        &chunk.text,
-                        buffer.pts().unwrap_or_default(),
-                        buffer.duration().unwrap_or_default(),
-                        chunk.stats.rtf,
-                    ));
-                    return Ok(CreateSuccess::NewBuffer(buffer));
-                }
-                Next::Sentence(sentence) => {
-                    let chunks = self.with_voice(|voice| {
-                        let chunking = settings.voice.synthesis_config(voice).chunking;
-                        text_to_ids(&sentence, voice.config(), &Espeak, chunking)
-                    })?;
-                    match chunks {
-                        Ok(chunks) => self.with_state(|state| state.chunks.extend(chunks))?,
-                        Err(err) => {
-                            gst::element_imp_error!(
-                                self,
-                                gst::StreamError::Failed,
-                                ("phonemization failed: {err}")
-                            );
-                            return Err(gst::FlowError::Error);
-                        }
-                    }
-                }
-                Next::Idle => {
-                    if !settings.is_live {
-                        gst::debug!(CAT, imp = self, "all text spoken");
-                        return Err(gst::FlowError::Eos);
-                    }
-                    self.pace(true)?;
-                    let buffer = self.with_state(|state| {
-                        let silence =
-                            vec![0.0f32; state.timeline.whole_samples_in(IDLE_BLOCK) as usize];
-                        Self::buffer(state, &silence, gst::BufferFlags::GAP)
-                    })?;
-                    return Ok(CreateSuccess::NewBuffer(buffer));
-                }
+            Err(err) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("synthesis failed: {err}")
+                );
+                return Err(gst::FlowError::Error);
             }
-        }
+        };
+        self.pace(settings.is_live)?;
+        let buffer = self
+            .with_state(|state| Self::buffer(state, &chunk.samples, gst::BufferFlags::empty()))?;
+        let obj = self.obj();
+        let _ = obj.post_message(sentence_message(
+            *CAT,
+            obj.upcast_ref(),
+            &chunk.text,
+            buffer.pts().unwrap_or_default(),
+            buffer.duration().unwrap_or_default(),
+            chunk.stats.rtf,
+        ));
+        Ok(CreateSuccess::NewBuffer(buffer))
     }
 }
