@@ -20,8 +20,8 @@
 //! (`pipelines/speak-text.sh` does the same from a text file.)
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -31,8 +31,10 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use neural_media::engine::Cancel;
 use neural_media::runtime::ExecutionProvider;
+use neural_media::tts::marks::SourceCursor;
 use neural_media::tts::{ChunkIds, Voice, text, text_to_ids};
 
+use crate::marks::{SpeechMarks, remap_words, viseme_message, word_message};
 use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
@@ -68,15 +70,29 @@ struct Info {
 struct State {
     format: gst_audio::AudioFormat,
     /// Sentences waiting to be spoken.
-    pending: VecDeque<String>,
+    pending: VecDeque<Pending>,
     /// The next sentence's chunks (one, or one per clause with `chunking=clause`), phonemized
     /// and waiting for their model run: one run per `create()`.
-    chunks: VecDeque<ChunkIds>,
+    chunks: VecDeque<Sourced>,
     /// Sample 0 at time 0.
     timeline: Timeline,
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
+}
+
+/// A sentence waiting to be spoken, and where it starts in the text it came from (the `text`
+/// property, the file, or one `push-text`), for the byte offsets of word marks.
+struct Pending {
+    text: String,
+    source: Arc<str>,
+    at: usize,
+}
+
+/// A chunk's ids, with the source offset of each byte of its text (its length included).
+struct Sourced {
+    ids: ChunkIds,
+    offsets: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -93,6 +109,10 @@ pub struct NeuralTtsSrc {
     flushing: AtomicBool,
     /// The clock wait in progress (live mode), so that `unlock()` can cut it short.
     clock_wait: Mutex<Option<gst::SingleShotClockId>>,
+    /// Whether the loaded voice gives phoneme durations (`speech-marks-available`).
+    marks_available: AtomicBool,
+    /// Sentences (chunks) spoken since the start: the next one's index.
+    sentences: AtomicU64,
 }
 
 impl NeuralTtsSrc {
@@ -147,8 +167,18 @@ impl NeuralTtsSrc {
         buffer
     }
 
-    fn queue_text(pending: &mut VecDeque<String>, input: &str) {
-        pending.extend(text::sentences(input).iter().map(|s| s.text()));
+    fn queue_text(pending: &mut VecDeque<Pending>, input: &str) {
+        let source: Arc<str> = input.into();
+        let mut cursor = SourceCursor::new(input);
+        pending.extend(text::sentences(input).iter().map(|s| {
+            let text = s.text();
+            let at = cursor.locate(&text)[0];
+            Pending {
+                text,
+                source: source.clone(),
+                at,
+            }
+        }));
     }
 
     fn push_text(&self, input: &str) -> bool {
@@ -243,6 +273,9 @@ impl ObjectImpl for NeuralTtsSrc {
         if pspec.name() == "active-execution-provider" {
             return active_provider(self.info.lock().unwrap().map(|i| i.provider));
         }
+        if pspec.name() == "speech-marks-available" {
+            return self.marks_available.load(Ordering::SeqCst).to_value();
+        }
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
             "text" => settings.text.to_value(),
@@ -312,6 +345,10 @@ impl NeuralTtsSrc {
             voice.sample_rate(),
             voice.provider()
         );
+        crate::marks::log_availability(*CAT, self.obj().upcast_ref(), &voice);
+        self.marks_available
+            .store(voice.has_durations(), Ordering::SeqCst);
+        self.sentences.store(0, Ordering::SeqCst);
         let mut pending = VecDeque::new();
         if let Some(text) = settings.text.as_deref() {
             Self::queue_text(&mut pending, text);
@@ -370,6 +407,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
         *self.state.lock().unwrap() = None;
         *self.voice.lock().unwrap() = None;
         *self.info.lock().unwrap() = None;
+        self.marks_available.store(false, Ordering::SeqCst);
         self.incoming.lock().unwrap().clear();
         Ok(())
     }
@@ -434,8 +472,8 @@ impl BaseSrcImpl for NeuralTtsSrc {
 
 /// What `create()` does next.
 enum Next {
-    Chunk(ChunkIds),
-    Sentence(String),
+    Chunk(Sourced),
+    Sentence(Pending),
     Idle,
 }
 
@@ -488,12 +526,12 @@ impl PushSrcImpl for NeuralTtsSrc {
                 }
             })?;
             match next {
-                Next::Chunk(chunk_ids) => {
+                Next::Chunk(Sourced { ids, offsets }) => {
                     let chunk = self.with_voice(|voice| {
                         let config = settings.voice.synthesis_config(voice);
-                        voice.synthesize_chunk(chunk_ids, &config)
+                        voice.synthesize_chunk(ids, &config)
                     })?;
-                    let chunk = match chunk {
+                    let mut chunk = match chunk {
                         Ok(chunk) => chunk,
                         Err(neural_media::Error::Cancelled) => {
                             gst::debug!(CAT, imp = self, "synthesis cancelled");
@@ -513,23 +551,73 @@ impl PushSrcImpl for NeuralTtsSrc {
                         Self::buffer(state, &chunk.samples, gst::BufferFlags::empty())
                     })?;
                     let obj = self.obj();
-                    let _ = obj.post_message(sentence_message(
-                        *CAT,
-                        obj.upcast_ref(),
-                        &chunk.text,
-                        buffer.pts().unwrap_or_default(),
-                        buffer.duration().unwrap_or_default(),
-                        chunk.stats.rtf,
-                    ));
+                    let marks = settings.voice.speech_marks;
+                    let sentence = self.sentences.fetch_add(1, Ordering::SeqCst);
+                    if marks.contains(SpeechMarks::SENTENCE) {
+                        let _ = obj.post_message(sentence_message(
+                            *CAT,
+                            obj.upcast_ref(),
+                            &chunk.text,
+                            buffer.pts().unwrap_or_default(),
+                            buffer.duration().unwrap_or_default(),
+                            chunk.stats.rtf,
+                        ));
+                    }
+                    if let Some(chunk_marks) = chunk.marks.as_mut() {
+                        remap_words(&mut chunk_marks.words, &offsets);
+                        let start = buffer.offset();
+                        let timeline = self.with_state(|state| state.timeline)?;
+                        let at = |sample: usize, len: usize| {
+                            let pts = timeline.time_of(start + sample as u64);
+                            (pts, timeline.time_of(start + (sample + len) as u64) - pts)
+                        };
+                        if marks.contains(SpeechMarks::WORD) {
+                            for word in &chunk_marks.words {
+                                let (pts, duration) = at(word.sample, word.len);
+                                let _ = obj.post_message(word_message(
+                                    obj.upcast_ref(),
+                                    word,
+                                    pts,
+                                    duration,
+                                    sentence,
+                                ));
+                            }
+                        }
+                        if marks.contains(SpeechMarks::VISEME) {
+                            for viseme in &chunk_marks.visemes {
+                                let (pts, duration) = at(viseme.sample, viseme.len);
+                                let _ = obj.post_message(viseme_message(
+                                    obj.upcast_ref(),
+                                    viseme,
+                                    pts,
+                                    duration,
+                                ));
+                            }
+                        }
+                    }
                     return Ok(CreateSuccess::NewBuffer(buffer));
                 }
                 Next::Sentence(sentence) => {
                     let chunks = self.with_voice(|voice| {
-                        let chunking = settings.voice.synthesis_config(voice).chunking;
-                        text_to_ids(&sentence, voice.config(), &Espeak, chunking)
+                        let config = settings.voice.synthesis_config(voice);
+                        let mut chunks =
+                            text_to_ids(&sentence.text, voice.config(), &Espeak, config.chunking)?;
+                        if config.word_marks && voice.has_durations() {
+                            for chunk in &mut chunks {
+                                chunk.find_words(voice.config(), &Espeak)?;
+                            }
+                        }
+                        Ok::<_, neural_media::Error>(chunks)
                     })?;
                     match chunks {
-                        Ok(chunks) => self.with_state(|state| state.chunks.extend(chunks))?,
+                        Ok(chunks) => {
+                            let mut cursor = SourceCursor::at(&sentence.source, sentence.at);
+                            let sourced = chunks.into_iter().map(|ids| Sourced {
+                                offsets: cursor.locate(&ids.text),
+                                ids,
+                            });
+                            self.with_state(|state| state.chunks.extend(sourced))?
+                        }
                         Err(err) => {
                             gst::element_imp_error!(
                                 self,
