@@ -25,6 +25,11 @@
 //! The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence` element
 //! message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
 //!
+//! With a voice that gives phoneme durations, `neuraltts-word` and `neuraltts-viseme` messages
+//! (the `speech-marks` flags) carry each word's and mouth shape's time in the same time base, after
+//! the overflow policy (see `crate::marks`); the `words` src pad (`text/x-raw, format=utf8`)
+//! carries one buffer per word with its PTS and duration, GAP events in between (`words.rs`).
+//!
 //! The scheduling itself (placement, the overflow policies, mixing, silence) is the core's
 //! [`Schedule`], on sample counts; this element turns text buffers into its cues and its blocks
 //! into buffers.

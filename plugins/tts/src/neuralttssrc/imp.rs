@@ -12,7 +12,9 @@
 //! on its own and sends silence while it has nothing to say, so mixers and sinks keep running;
 //! speech that arrives late (synthesis takes time) starts at the current running time with
 //! DISCONT. For each chunk it speaks, it posts an element message `neuraltts-sentence` with
-//! `text`, `pts`, `duration` (ns) and `rtf`, so captions can be highlighted in time.
+//! `text`, `pts`, `duration` (ns) and `rtf`, so captions can be highlighted in time, and with a
+//! voice that gives phoneme durations `neuraltts-word` (byte offsets into the text it came from)
+//! and `neuraltts-viseme` messages, as the `speech-marks` flags ask.
 //!
 //! ```sh
 //! gst-launch-1.0 neuralttssrc text="Hello world. How are you?" ! audioconvert ! wavenc ! filesink location=hello.wav
