@@ -6,6 +6,7 @@ Run from anywhere, after scripts/setup.sh (data/, Debian's GStreamer, python3-gi
 
     python3 benches/tts_bench.py                 # 5 repeats, 2 intra-op threads
     python3 benches/tts_bench.py --repeats 9 --threads 4 --json out.json
+    python3 benches/tts_bench.py --marks-only --repeats 9   # only the cost of speech marks
 
 In one run it builds the plugin (`cargo build -p gst-plugin-neuraltts`, skip with --no-build),
 creates benches/.venv on first use (Debian's python3 with system site packages, so that
@@ -38,6 +39,8 @@ sentence. Every measurement runs in its own process (`--worker`), rounds interle
 with these ratios and targets:
 
   element overhead over bare ORT   element RTF / ort RTF - 1              target <= 5%
+  cost of speech marks             element RTF with word + viseme marks /
+                                   element RTF, packaged voice, no marks - 1  target <= 2%
   element RTF / piper RTF                                                 target <= 1
   pushed-sentence TTFA, element chunking=clause / piper                   target <= 0.6
 """
@@ -132,9 +135,10 @@ class SinkProbe:
         return self.Gst.PadProbeReturn.OK
 
 
-def worker_element(threads: int) -> dict:
+def worker_element(threads: int, extra: str = "") -> dict:
     Gst, pipeline = gst_pipeline(
-        f"neuralttssrc name=src threads={threads} sentence-silence=0 ! fakesink name=sink sync=false"
+        f"neuralttssrc name=src threads={threads} sentence-silence=0 {extra} "
+        "! fakesink name=sink sync=false"
     )
     pipeline.get_by_name("src").set_property("location", str(PARAGRAPH))
     pad = pipeline.get_by_name("sink").get_static_pad("sink")
@@ -145,6 +149,7 @@ def worker_element(threads: int) -> dict:
     cpu0 = cpu_time()
     bus = pipeline.get_bus()
     chunks = 0
+    marks = 0
     while True:
         msg = bus.timed_pop_filtered(
             int(TIMEOUT * Gst.SECOND),
@@ -156,7 +161,9 @@ def worker_element(threads: int) -> dict:
             err, debug = msg.parse_error()
             raise SystemExit(f"element: {err.message} ({debug})")
         if msg.type == Gst.MessageType.ELEMENT:
-            chunks += msg.get_structure().get_name() == "neuraltts-sentence"
+            name = msg.get_structure().get_name()
+            chunks += name == "neuraltts-sentence"
+            marks += name in ("neuraltts-word", "neuraltts-viseme")
             continue
         break
     end = time.perf_counter()
@@ -175,6 +182,7 @@ def worker_element(threads: int) -> dict:
         "rtf": (end - t0) / audio,
         "cpu_rtf": cpu / audio,
         "chunks": chunks,
+        "marks": marks,
     }
 
 
@@ -323,8 +331,15 @@ def worker_piper_push(threads: int) -> dict:
     return {"ttfa_s": time.perf_counter() - t0}
 
 
+# Speech marks: the voice as packaged (no durations output) with sentence messages only, against
+# the default voice (durations) with word and viseme marks too.
+NO_MARKS = f"model={MODEL} speech-marks=sentence"
+ALL_MARKS = "speech-marks=sentence+word+viseme"
+
 WORKERS = {
     "element": lambda t: worker_element(t),
+    "element-no-marks": lambda t: worker_element(t, NO_MARKS),
+    "element-marks": lambda t: worker_element(t, ALL_MARKS),
     "ort": lambda t: worker_ort(t),
     "piper": lambda t: worker_piper(t),
     "push-element-sentence": lambda t: worker_element_push(t, "sentence"),
@@ -371,6 +386,28 @@ def run_worker(python: Path, kind: str, threads: int) -> dict:
 
 def median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
+
+
+def report_marks(results: dict[str, list[dict]]) -> dict:
+    """The cost of word and viseme marks: element RTF with them over without them."""
+    off, on = results["element-no-marks"], results["element-marks"]
+    print(
+        f"\nspeech marks: {median(on, 'marks'):.0f} word and viseme messages on the paragraph\n"
+        f"{'':32} {'RTF (wall)':>10} {'RTF (CPU)':>10}\n"
+        f"{'no marks (packaged voice)':32} {median(off, 'rtf'):10.4f} {median(off, 'cpu_rtf'):10.4f}\n"
+        f"{'words + visemes':32} {median(on, 'rtf'):10.4f} {median(on, 'cpu_rtf'):10.4f}"
+    )
+    ratios = {
+        "median": median(on, "rtf") / median(off, "rtf") - 1,
+        "min": min(r["rtf"] for r in on) / min(r["rtf"] for r in off) - 1,
+        "cpu_median": median(on, "cpu_rtf") / median(off, "cpu_rtf") - 1,
+    }
+    verdict = "ok" if ratios["median"] <= 0.02 else "MISSED"
+    print(
+        f"{'marks cost (RTF ratio - 1)':32} median {ratios['median']:+.1%}, min {ratios['min']:+.1%}, "
+        f"CPU {ratios['cpu_median']:+.1%}   target <= +2% {verdict}"
+    )
+    return ratios
 
 
 def report(results: dict[str, list[dict]], threads: int, repeats: int) -> dict:
@@ -453,6 +490,9 @@ def main() -> int:
     parser.add_argument("--no-build", action="store_true", help="do not run cargo build")
     parser.add_argument("--json", type=Path, help="also write all measurements here")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--marks-only", action="store_true", help="only measure the cost of speech marks"
+    )
     args = parser.parse_args()
 
     if args.worker:
@@ -464,13 +504,16 @@ def main() -> int:
             raise SystemExit(f"bench: {path} is missing (run scripts/setup.sh)")
     if not args.no_build:
         subprocess.run(["cargo", "build", "-q", "-p", "gst-plugin-neuraltts"], cwd=ROOT, check=True)
-    python = ensure_venv()
-    results: dict[str, list[dict]] = {kind: [] for kind in WORKERS}
+    # The marks workers need only python3-gi: Debian's python3 will do.
+    python = Path("/usr/bin/python3") if args.marks_only else ensure_venv()
+    kinds = ["element-no-marks", "element-marks"] if args.marks_only else list(WORKERS)
+    results: dict[str, list[dict]] = {kind: [] for kind in kinds}
     for round_ in range(args.repeats):
-        for kind in WORKERS:
+        for kind in kinds:
             results[kind].append(run_worker(python, kind, args.threads))
         print(f"bench: round {round_ + 1}/{args.repeats} done", file=sys.stderr)
-    ratios = report(results, args.threads, args.repeats)
+    ratios = {} if args.marks_only else report(results, args.threads, args.repeats)
+    ratios["marks_cost"] = report_marks(results)
     if args.json:
         summary = {"threads": args.threads, "runs": results, "ratios": ratios}
         args.json.write_text(json.dumps(summary, indent=1) + "\n")

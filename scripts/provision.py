@@ -87,18 +87,28 @@ def derive(step: dict, data: Path) -> None:
     src = data / step["input"]
     dest = data / step["dest"]
     stamp = dest.with_name(dest.name + ".stamp")
+    # `descriptor = true`: the input's descriptor (`<input file name>.json`, src/assets.rs) is
+    # copied beside the output as `<output file name>.json`, so the derived model is complete.
+    descriptor = Path(str(src) + ".json") if step.get("descriptor") else None
+    dest_descriptor = Path(str(dest) + ".json")
     key = f"{sha256(script)} {sha256(src)}"
-    if dest.is_file() and stamp.is_file() and stamp.read_text() == key:
+    if descriptor:
+        key += f" {sha256(descriptor)}"
+    if (dest.is_file() and stamp.is_file() and stamp.read_text() == key
+            and (not descriptor or dest_descriptor.is_file())):
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     print(f"provision: deriving {step['dest']} with {step['script']}", flush=True)
-    if subprocess.run([sys.executable, str(script), str(src), str(tmp)]).returncode != 0:
+    cmd = [sys.executable, str(script), *step.get("args", []), str(src), str(tmp)]
+    if subprocess.run(cmd).returncode != 0:
         fail(f"{step['script']} failed on {src}")
     got = sha256(tmp)
     if step.get("sha256") and got != step["sha256"]:
         tmp.unlink()
         fail(f"{step['dest']}: sha256 {got} != manifest's {step['sha256']}")
+    if descriptor:
+        shutil.copyfile(descriptor, dest_descriptor)
     tmp.replace(dest)
     stamp.write_text(key)
 

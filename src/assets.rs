@@ -30,8 +30,12 @@ pub const ORT_LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
 /// File name of the ONNX Runtime library inside `<data dir>/lib`, from the pinned wheel.
 pub const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.32.0";
 
-/// Default voice (relative to the data dir).
-pub const DEFAULT_VOICE: &str = "models/tts/en_US-joe-medium.onnx";
+/// Default voice (relative to the data dir): the provisioned [`PROVISIONED_VOICE`] with its
+/// phoneme durations as a second output, derived at set-up by `scripts/piper-add-durations.py`
+/// (same audio; word and viseme marks).
+pub const DEFAULT_VOICE: &str = "models/tts/en_US-joe-medium-durations.onnx";
+/// The voice as its package ships it (relative to the data dir): no durations output.
+pub const PROVISIONED_VOICE: &str = "models/tts/en_US-joe-medium.onnx";
 /// Default face detector (relative to the data dir).
 pub const DEFAULT_FACE_DETECTOR: &str = "models/face/centerface.onnx";
 /// Default expression classifier (relative to the data dir); its descriptor sits beside it

@@ -165,3 +165,63 @@ fn caption_video_speaks_each_cue_over_its_video() {
     assert!(!loud(&samples, 16.9, 17.45), "silent before the last cue");
     assert!(loud(&samples, 17.5, 19.5), "last cue spoken at 17.5 s");
 }
+
+/// Near-white pixels (≥ 235) in the bottom 80 rows of each video frame of `mp4`, 4 frames a
+/// second (frame i at i / 4 s).
+fn caption_pixels(mp4: &Path) -> Vec<usize> {
+    let raw = out_file(&format!(
+        "{}.gray",
+        mp4.file_name().unwrap().to_string_lossy()
+    ));
+    let status = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(["filesrc", &format!("location={}", mp4.display())])
+        .args([
+            "!",
+            "qtdemux",
+            "name=demux",
+            "demux.video_0",
+            "!",
+            "decodebin",
+        ])
+        .args(["!", "videoconvert", "!", "videorate", "!"])
+        .arg("video/x-raw,format=GRAY8,width=640,height=360,framerate=4/1")
+        .args(["!", "filesink"])
+        .arg(format!("location={}", raw.display()))
+        .status()
+        .expect("gst-launch-1.0 runs");
+    assert!(status.success(), "decoding the video of {}", mp4.display());
+    let data = std::fs::read(&raw).unwrap();
+    data.chunks_exact(640 * 360)
+        .map(|frame| frame[280 * 640..].iter().filter(|&&p| p >= 235).count())
+        .collect()
+}
+
+#[test]
+fn caption_words_shows_each_word_while_it_is_spoken() {
+    let mp4 = out_file("captioned-words.mp4");
+    let srt = repo().join("pipelines/data/sample-captions.srt");
+    run("caption-words.sh", &[&srt, &sample_video(), &mp4]);
+    discover(&mp4);
+    let samples = audio(&mp4);
+    assert!(loud(&samples, 0.5, 3.0), "first cue spoken");
+    let burned = caption_pixels(&mp4);
+    let plain = caption_pixels(&sample_video());
+    assert!(burned.len() >= 78 && plain.len() >= 78);
+    let text = |i: usize| burned[i].saturating_sub(plain[i]);
+    // Cues at 0.5-3, 4-6.5, 7-9, 10-12.5, 14-16.5 and 17.5-19.5 s: text while the first cue is
+    // spoken, none in the silence before it or between the first two.
+    let during: Vec<usize> = (3..10).map(text).collect();
+    assert!(
+        during.iter().filter(|&&n| n > 150).count() >= 5,
+        "words shown during the first cue: {during:?}"
+    );
+    for i in [0, 1, 13, 14, 15] {
+        assert!(
+            text(i) < 50,
+            "no text at {} s: {:?}",
+            i as f64 / 4.0,
+            text(i)
+        );
+    }
+}

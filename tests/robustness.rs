@@ -143,6 +143,58 @@ proptest! {
     fn hostile_text_never_panics_and_ids_stay_in_range(text in hostile_text()) {
         check(&text, &voice_config())?;
     }
+
+    #[test]
+    fn hostile_text_gives_word_marks_inside_the_text(text in hostile_text()) {
+        check_marks(&text, &voice_config())?;
+    }
+}
+
+/// Word marks of each clause chunk of `text` (with made-up durations: 1 to 3 frames per id, a
+/// hop of 256): every mark's span is a slice of the chunk's text, in order, and maps back to a
+/// slice of `text` (`SourceCursor`); visemes tile the samples.
+fn check_marks(text: &str, config: &VoiceConfig) -> Result<(), TestCaseError> {
+    use neural_media::tts::marks::{SourceCursor, chunk_marks};
+    let mut chunks = text_to_ids(text, config, &Espeak, Chunking::Clause)
+        .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+    let mut cursor = SourceCursor::new(text);
+    for chunk in &mut chunks {
+        chunk
+            .find_words(config, &Espeak)
+            .map_err(|e| TestCaseError::fail(format!("{:?}: {e}", chunk.text)))?;
+        let frames: Vec<f32> = (0..chunk.ids.ids.len())
+            .map(|i| (i % 3 + 1) as f32)
+            .collect();
+        let samples = frames.iter().sum::<f32>() as usize * 256;
+        let marks = chunk_marks(
+            &chunk.text,
+            &chunk.phonemes,
+            &chunk.words,
+            &frames,
+            samples,
+            config,
+        );
+        let map = cursor.locate(&chunk.text);
+        let mut end = 0;
+        for w in &marks.words {
+            prop_assert!(w.start < w.end && w.end <= chunk.text.len(), "{w:?}");
+            prop_assert_eq!(chunk.text.get(w.start..w.end), Some(w.text.as_str()));
+            prop_assert!(w.sample >= end && w.sample + w.len <= samples, "{w:?}");
+            end = w.sample + w.len;
+            let (a, b) = (map[w.start], map[w.end]);
+            prop_assert!(
+                a <= b && text.get(a..b).is_some(),
+                "{w:?} -> {a}..{b} in {text:?}"
+            );
+        }
+        let mut at = 0;
+        for v in &marks.visemes {
+            prop_assert_eq!(v.sample, at);
+            at += v.len;
+        }
+        prop_assert_eq!(at, samples);
+    }
+    Ok(())
 }
 
 #[test]

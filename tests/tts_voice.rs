@@ -362,13 +362,16 @@ fn lookahead_keeps_the_order_and_the_audio() {
         .collect();
 
     let ahead = Lookahead::new(&voice, 2).expect("lookahead");
-    for chunk in &chunks {
-        ahead.submit(chunk.clone(), &config).expect("submitted");
+    for (index, chunk) in chunks.iter().enumerate() {
+        ahead
+            .submit(chunk.clone(), index, &config)
+            .expect("submitted");
     }
-    for (expected, ids) in alone.iter().zip(&chunks) {
-        let (got_ids, result) = ahead.next().expect("a chunk in flight");
+    for (index, (expected, ids)) in alone.iter().zip(&chunks).enumerate() {
+        let (got_ids, tag, result) = ahead.next().expect("a chunk in flight");
         let got = result.expect("synthesised");
         assert_eq!(&got_ids, ids, "in submission order");
+        assert_eq!(tag, index);
         assert_eq!(got.text, expected.text);
         assert_eq!(got.samples.len(), expected.samples.len(), "{}", got.text);
         let worst = got
@@ -382,21 +385,22 @@ fn lookahead_keeps_the_order_and_the_audio() {
     assert!(ahead.next().is_none());
 
     ahead.cancel();
-    for chunk in &chunks {
-        ahead.submit(chunk.clone(), &config).expect("submitted");
+    for (index, chunk) in chunks.iter().enumerate() {
+        ahead
+            .submit(chunk.clone(), index, &config)
+            .expect("submitted");
     }
-    let (first, result) = ahead.next().expect("a chunk in flight");
+    let (first, _, result) = ahead.next().expect("a chunk in flight");
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
     assert_eq!(first, chunks[0]);
-    assert_eq!(
-        ahead.take_back(),
-        chunks[1..].to_vec(),
-        "the rest, in order"
-    );
+    let rest: Vec<_> = chunks.iter().cloned().zip(0usize..).skip(1).collect();
+    assert_eq!(ahead.take_back(), rest, "the rest, in order");
     ahead.reset();
-    ahead.submit(chunks[0].clone(), &config).expect("submitted");
+    ahead
+        .submit(chunks[0].clone(), 0, &config)
+        .expect("submitted");
     assert!(
-        ahead.next().expect("in flight").1.is_ok(),
+        ahead.next().expect("in flight").2.is_ok(),
         "runs again after reset"
     );
 }

@@ -15,8 +15,9 @@
 //! times over (a 400-character chunk took about 1 GiB of arena). Longer chunks run alone, on the
 //! caller's own [`Voice`], after the chunks before them.
 //!
-//! [`Lookahead::submit`] queues a chunk on the next worker; [`Lookahead::next`] waits for the
-//! oldest chunk's result. [`Lookahead::cancel`] terminates every worker's run (a flush or a stop);
+//! [`Lookahead::submit`] queues a chunk on the next worker, with a tag of the caller's (what it
+//! needs with the result, such as where the chunk's text came from); [`Lookahead::next`] waits
+//! for the oldest chunk's result. [`Lookahead::cancel`] terminates every worker's run (a flush or a stop);
 //! [`Lookahead::take_back`] returns the chunks whose results were not taken, so that nothing is
 //! lost when synthesis resumes.
 
@@ -53,18 +54,19 @@ struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
-struct InFlight {
+struct InFlight<T> {
     ids: ChunkIds,
+    tag: T,
     reply: Receiver<Result<Chunk>>,
 }
 
 /// Chunks synthesised ahead, side by side, and handed out in order.
-pub struct Lookahead {
+pub struct Lookahead<T = ()> {
     workers: Vec<Worker>,
     generation: Arc<AtomicU64>,
     next_worker: AtomicUsize,
     /// Locked only to add or take an entry, never while waiting for a result.
-    in_flight: Mutex<VecDeque<InFlight>>,
+    in_flight: Mutex<VecDeque<InFlight<T>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -73,7 +75,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl std::fmt::Debug for Lookahead {
+impl<T> std::fmt::Debug for Lookahead<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lookahead")
             .field("workers", &self.workers.len())
@@ -82,9 +84,9 @@ impl std::fmt::Debug for Lookahead {
     }
 }
 
-impl Lookahead {
+impl<T> Lookahead<T> {
     /// `workers` threads, each with an overlapping handle on `voice` (at least one).
-    pub fn new(voice: &Voice, workers: usize) -> Result<Lookahead> {
+    pub fn new(voice: &Voice, workers: usize) -> Result<Lookahead<T>> {
         let generation = Arc::new(AtomicU64::new(0));
         let workers = (0..workers.max(1))
             .map(|index| {
@@ -133,8 +135,8 @@ impl Lookahead {
         lock(&self.in_flight).len()
     }
 
-    /// Queues `ids` for synthesis with `config` on the next worker.
-    pub fn submit(&self, ids: ChunkIds, config: &SynthesisConfig) -> Result<()> {
+    /// Queues `ids` for synthesis with `config` on the next worker; `tag` comes back with it.
+    pub fn submit(&self, ids: ChunkIds, tag: T, config: &SynthesisConfig) -> Result<()> {
         let index = self.next_worker.fetch_add(1, Ordering::SeqCst) % self.workers.len();
         let worker = &self.workers[index];
         let (reply, result) = mpsc::channel();
@@ -150,18 +152,22 @@ impl Lookahead {
             .ok_or_else(|| Error::inference("synthesis thread stopped"))?
             .send(job)
             .map_err(|_| Error::inference("synthesis thread stopped"))?;
-        lock(&self.in_flight).push_back(InFlight { ids, reply: result });
+        lock(&self.in_flight).push_back(InFlight {
+            ids,
+            tag,
+            reply: result,
+        });
         Ok(())
     }
 
-    /// Waits for the oldest submitted chunk: its ids and the result of its synthesis. `None`
-    /// when nothing is in flight.
-    pub fn next(&self) -> Option<(ChunkIds, Result<Chunk>)> {
-        let InFlight { ids, reply } = lock(&self.in_flight).pop_front()?;
+    /// Waits for the oldest submitted chunk: its ids, its tag and the result of its synthesis.
+    /// `None` when nothing is in flight.
+    pub fn next(&self) -> Option<(ChunkIds, T, Result<Chunk>)> {
+        let InFlight { ids, tag, reply } = lock(&self.in_flight).pop_front()?;
         let result = reply
             .recv()
             .unwrap_or_else(|_| Err(Error::inference("synthesis thread stopped")));
-        Some((ids, result))
+        Some((ids, tag, result))
     }
 
     /// Terminates every worker's run in progress; runs fail with [`Error::Cancelled`] until
@@ -179,14 +185,17 @@ impl Lookahead {
         }
     }
 
-    /// Gives up the chunks in flight and returns their ids, oldest first.
-    pub fn take_back(&self) -> Vec<ChunkIds> {
+    /// Gives up the chunks in flight and returns their ids and tags, oldest first.
+    pub fn take_back(&self) -> Vec<(ChunkIds, T)> {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        lock(&self.in_flight).drain(..).map(|f| f.ids).collect()
+        lock(&self.in_flight)
+            .drain(..)
+            .map(|f| (f.ids, f.tag))
+            .collect()
     }
 }
 
-impl Drop for Lookahead {
+impl<T> Drop for Lookahead<T> {
     fn drop(&mut self) {
         self.cancel();
         for worker in &mut self.workers {

@@ -30,6 +30,7 @@
 pub mod config;
 pub mod ids;
 pub mod lookahead;
+pub mod marks;
 pub mod phonemize;
 pub mod schedule;
 pub mod synth;
@@ -40,6 +41,7 @@ use std::path::{Path, PathBuf};
 
 pub use config::VoiceConfig;
 pub use ids::PhonemeIds;
+pub use marks::{ChunkMarks, VisemeMark, WordMark};
 pub use phonemize::Phonemizer;
 pub use schedule::Speech;
 pub use synth::{Scales, SynthStats};
@@ -109,6 +111,10 @@ pub struct SynthesisConfig {
     /// Linear volume, applied with the gain policy's factor before the one clipping to `[-1, 1]`
     /// (1.0: the policy's loudness).
     pub volume: f32,
+    /// Word marks: [`Voice::synthesize`] looks up which source words each phoneme word says
+    /// ([`ChunkIds::find_words`], one phonemization per word). Visemes need nothing more than a
+    /// voice with durations ([`Voice::has_durations`]).
+    pub word_marks: bool,
 }
 
 impl Default for SynthesisConfig {
@@ -123,6 +129,7 @@ impl Default for SynthesisConfig {
             chunking: Chunking::default(),
             normalize: Normalize::default(),
             volume: 1.0,
+            word_marks: false,
         }
     }
 }
@@ -172,6 +179,18 @@ pub struct ChunkIds {
     pub ids: PhonemeIds,
     /// Whether the chunk ends a sentence.
     pub sentence_end: bool,
+    /// The source words of each phoneme word, in the chunk's text, for word marks (empty until
+    /// [`ChunkIds::find_words`]).
+    pub words: Vec<marks::WordSource>,
+}
+
+impl ChunkIds {
+    /// Looks up which source words each phoneme word says (see [`marks::find_words`]), for the
+    /// word marks of [`Voice::synthesize_chunk`]. The ids do not change.
+    pub fn find_words(&mut self, config: &VoiceConfig, phonemizer: &dyn Phonemizer) -> Result<()> {
+        self.words = marks::find_words(self, config, phonemizer)?;
+        Ok(())
+    }
 }
 
 /// One piece of synthesised audio.
@@ -189,6 +208,10 @@ pub struct Chunk {
     pub dropped_phonemes: usize,
     /// Timings (audio seconds include the silence).
     pub stats: SynthStats,
+    /// Word and viseme marks, in samples from the chunk's start (`None`: the voice has no
+    /// durations, see [`Voice::has_durations`]). Word offsets are in [`Chunk::text`], or in the
+    /// text given to [`Voice::synthesize`] when it made the chunk.
+    pub marks: Option<ChunkMarks>,
 }
 
 /// Totals of a [`Voice::synthesize`] call.
@@ -281,6 +304,7 @@ fn group_ids(
         phonemes,
         ids,
         sentence_end,
+        words: Vec::new(),
     }))
 }
 
@@ -401,6 +425,12 @@ impl Voice {
         self.synth.provider()
     }
 
+    /// Whether the voice gives each phoneme's duration (a second output, see
+    /// [`synth::DURATIONS`]): without them, chunks carry no marks.
+    pub fn has_durations(&self) -> bool {
+        self.synth.has_durations()
+    }
+
     /// A synthesis configuration with the voice's own inference defaults.
     pub fn default_synthesis_config(&self) -> SynthesisConfig {
         let inference = self.config.inference;
@@ -427,12 +457,24 @@ impl Voice {
     {
         config.check()?;
         let mut summary = Summary::default();
+        let word_marks = config.word_marks && self.has_durations();
+        let mut source = marks::SourceCursor::new(text);
         for (clauses, sentence_end) in chunk_groups(text, config.chunking) {
-            let Some(chunk_ids) = group_ids(&clauses, sentence_end, &self.config, phonemizer)?
+            let Some(mut chunk_ids) = group_ids(&clauses, sentence_end, &self.config, phonemizer)?
             else {
                 continue;
             };
-            let chunk = self.synthesize_chunk(chunk_ids, config)?;
+            if word_marks {
+                chunk_ids.find_words(&self.config, phonemizer)?;
+            }
+            let map = source.locate(&chunk_ids.text);
+            let mut chunk = self.synthesize_chunk(chunk_ids, config)?;
+            if let Some(marks) = chunk.marks.as_mut() {
+                for word in &mut marks.words {
+                    word.start = map[word.start.min(map.len() - 1)];
+                    word.end = map[word.end.min(map.len() - 1)];
+                }
+            }
             summary.chunks += 1;
             summary.stats.add(&chunk.stats);
             summary.dropped_phonemes += chunk.dropped_phonemes;
@@ -527,9 +569,21 @@ impl Voice {
         config: &SynthesisConfig,
     ) -> Result<Chunk> {
         config.check()?;
-        let (mut samples, mut stats) =
-            self.synth
-                .run(&chunk_ids.ids.ids, config.scales(), self.speaker(config))?;
+        let (mut samples, durations, mut stats) = self.synth.run_with_durations(
+            &chunk_ids.ids.ids,
+            config.scales(),
+            self.speaker(config),
+        )?;
+        let marks = durations.map(|frames| {
+            marks::chunk_marks(
+                &chunk_ids.text,
+                &chunk_ids.phonemes,
+                &chunk_ids.words,
+                &frames,
+                samples.len(),
+                &self.config,
+            )
+        });
         apply_gain(&mut samples, config.normalize, config.volume);
         let silence = (config.sentence_silence * self.config.sample_rate as f32).round() as usize;
         if chunk_ids.sentence_end && silence > 0 {
@@ -553,6 +607,7 @@ impl Voice {
             sentence_end: chunk_ids.sentence_end,
             dropped_phonemes: chunk_ids.ids.dropped,
             stats,
+            marks,
         })
     }
 

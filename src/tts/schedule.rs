@@ -20,6 +20,7 @@
 //! block is then [`Block::discont`].
 
 use super::Chunk;
+use super::marks::{VisemeMark, WordMark};
 
 /// What to do when a cue's speech is longer than the cue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,12 +87,31 @@ pub struct Speech {
     pub trailing_silence: usize,
     /// Seconds spent in the model, every attempt included.
     pub infer_seconds: f64,
+    /// Word marks, samples from the speech's start, with the index of their chunk.
+    pub words: Vec<(usize, WordMark)>,
+    /// Viseme marks, samples from the speech's start.
+    pub visemes: Vec<VisemeMark>,
+    /// Whether the chunks carried marks (the voice has durations).
+    pub has_marks: bool,
 }
 
 impl Speech {
     /// Appends a chunk; `silence` is the sentence silence a sentence-ending chunk ends with.
     pub fn push(&mut self, chunk: Chunk, silence: usize) {
         let len = chunk.samples.len();
+        let start = self.samples.len();
+        if let Some(marks) = chunk.marks {
+            self.has_marks = true;
+            let index = self.chunks.len();
+            self.words.extend(marks.words.into_iter().map(|mut w| {
+                w.sample += start;
+                (index, w)
+            }));
+            self.visemes.extend(marks.visemes.into_iter().map(|mut v| {
+                v.sample += start;
+                v
+            }));
+        }
         self.chunks.push(SpokenChunk {
             text: chunk.text,
             start: self.samples.len(),
@@ -123,6 +143,15 @@ impl Speech {
         self.chunks.retain(|c| c.start < len);
         for chunk in &mut self.chunks {
             chunk.len = chunk.len.min(len - chunk.start);
+        }
+        // A word or viseme cut by the end keeps the part that is left.
+        self.words.retain(|(_, w)| w.sample < len);
+        for (_, word) in &mut self.words {
+            word.len = word.len.min(len - word.sample);
+        }
+        self.visemes.retain(|v| v.sample < len);
+        for viseme in &mut self.visemes {
+            viseme.len = viseme.len.min(len - viseme.sample);
         }
     }
 
@@ -348,6 +377,7 @@ mod tests {
             sentence_end,
             dropped_phonemes: 0,
             stats: SynthStats::new(0.25, 0.5),
+            marks: None,
         }
     }
 

@@ -20,6 +20,11 @@ pub const INPUT_LENGTHS: &str = "input_lengths";
 pub const SCALES: &str = "scales";
 /// Speaker id, int64 `[1]` (multi-speaker voices only).
 pub const SID: &str = "sid";
+/// The audio, f32 `[1, 1, 1, samples]` (the first output).
+pub const OUTPUT: &str = "output";
+/// Each id's duration in decoder frames, f32 `[1, 1, ids]`: the output of the graph's only `Ceil`
+/// node, which `scripts/piper-add-durations.py` makes a second output. Optional.
+pub const DURATIONS: &str = "/Ceil_output_0";
 
 /// The three VITS scales.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +77,8 @@ pub struct Synthesizer {
     model: Model,
     sample_rate: u32,
     num_speakers: u32,
+    /// Whether the model has the [`DURATIONS`] output.
+    durations: bool,
 }
 
 impl Synthesizer {
@@ -92,10 +99,19 @@ impl Synthesizer {
         if model.inspect(|session| session.outputs().is_empty()) {
             return Err(Error::model(path, "the model has no output"));
         }
+        let durations = model.require_io(&[], &[OUTPUT, DURATIONS]).is_ok();
+        if !durations {
+            tracing::debug!(
+                model = %path.display(),
+                "the voice has no phoneme durations output ({DURATIONS}): no word or viseme \
+                 marks (scripts/piper-add-durations.py adds it)"
+            );
+        }
         Ok(Synthesizer {
             model,
             sample_rate,
             num_speakers,
+            durations,
         })
     }
 
@@ -109,6 +125,11 @@ impl Synthesizer {
         self.model.set_cancel(cancel);
     }
 
+    /// Whether the model gives each id's duration ([`DURATIONS`]).
+    pub fn has_durations(&self) -> bool {
+        self.durations
+    }
+
     /// Runs the model on one id sequence; `speaker` is required by multi-speaker voices (and
     /// ignored by others). Returns the raw samples (f32 at the voice rate) and timings.
     pub fn run(
@@ -117,6 +138,19 @@ impl Synthesizer {
         scales: Scales,
         speaker: Option<i64>,
     ) -> Result<(Vec<f32>, SynthStats)> {
+        let (samples, _, stats) = self.run_with_durations(ids, scales, speaker)?;
+        Ok((samples, stats))
+    }
+
+    /// [`Synthesizer::run`], with each id's duration in frames when the model has them (one per
+    /// id; `None` without the [`DURATIONS`] output).
+    #[allow(clippy::type_complexity)]
+    pub fn run_with_durations(
+        &mut self,
+        ids: &[i64],
+        scales: Scales,
+        speaker: Option<i64>,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>, SynthStats)> {
         if ids.is_empty() {
             return Err(Error::InvalidInput("no phoneme ids".into()));
         }
@@ -163,16 +197,31 @@ impl Synthesizer {
         }
 
         let start = Instant::now();
-        let samples = self
+        let with_durations = self.durations;
+        let (samples, durations) = self
             .model
             .run(inputs, |outputs| {
                 if outputs.len() == 0 {
                     return Err(Error::inference("voice model returned no output"));
                 }
-                let (_, samples) = outputs[0]
+                let audio = if with_durations {
+                    &outputs[OUTPUT]
+                } else {
+                    &outputs[0]
+                };
+                let (_, samples) = audio
                     .try_extract_tensor::<f32>()
                     .map_err(|e| Error::inference(format!("voice model output: {e}")))?;
-                Ok(samples.to_vec())
+                let durations = if with_durations {
+                    let (_, frames) = outputs[DURATIONS]
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| Error::inference(format!("voice durations: {e}")))?;
+                    // One per id; anything else is not the durations we know.
+                    (frames.len() == ids.len()).then(|| frames.to_vec())
+                } else {
+                    None
+                };
+                Ok((samples.to_vec(), durations))
             })
             .map_err(|e| match e {
                 Error::Inference(reason) => Error::inference(format!("voice model: {reason}")),
@@ -190,7 +239,7 @@ impl Synthesizer {
             rtf = stats.rtf,
             "synthesised"
         );
-        Ok((samples, stats))
+        Ok((samples, durations, stats))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use gst::glib;
 
+mod marks;
 mod neuraltts;
 mod neuralttssrc;
 mod output;

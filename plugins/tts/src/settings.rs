@@ -2,6 +2,7 @@
 //! Voice settings and properties shared by `neuralttssrc` and `neuraltts`.
 
 use crate::ExecutionProvider;
+use crate::marks::{DEFAULT_SPEECH_MARKS, SpeechMarks};
 use gst::glib;
 use gst::prelude::*;
 use neural_media::runtime::SessionOptions;
@@ -57,6 +58,7 @@ pub enum NormalizeProp {
 pub fn mark_as_plugin_api() {
     ChunkingProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     NormalizeProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    SpeechMarks::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
 }
 
@@ -75,6 +77,7 @@ pub struct VoiceSettings {
     pub model_instance: String,
     pub chunking: ChunkingProp,
     pub normalize: NormalizeProp,
+    pub speech_marks: SpeechMarks,
 }
 
 impl Default for VoiceSettings {
@@ -92,6 +95,7 @@ impl Default for VoiceSettings {
             model_instance: String::new(),
             chunking: ChunkingProp::default(),
             normalize: NormalizeProp::default(),
+            speech_marks: DEFAULT_SPEECH_MARKS,
         }
     }
 }
@@ -102,7 +106,7 @@ impl VoiceSettings {
         let mut props = vec![
             glib::ParamSpecString::builder("model")
                 .nick("Voice model")
-                .blurb("Piper voice (.onnx, with its .onnx.json beside it); default: the provisioned en_US-joe-medium")
+                .blurb("Piper voice (.onnx, with its .onnx.json beside it); default: the provisioned en_US-joe-medium, with phoneme durations for speech marks")
                 .mutable_ready()
                 .build(),
             glib::ParamSpecString::builder("speaker")
@@ -162,6 +166,7 @@ impl VoiceSettings {
                 .build(),
         ];
         props.extend(ExecutionProvider::properties("Where the voice runs"));
+        props.extend(crate::marks::properties());
         props
     }
 
@@ -189,12 +194,13 @@ impl VoiceSettings {
             }
             "chunking" => self.chunking = value.get().expect("type checked upstream"),
             "normalize" => self.normalize = value.get().expect("type checked upstream"),
+            "speech-marks" => self.speech_marks = value.get().expect("type checked upstream"),
             _ => unimplemented!("property {name}"),
         }
     }
 
     /// Reads one of [`VoiceSettings::properties`] but `active-execution-provider`
-    /// ([`active_provider`]).
+    /// ([`active_provider`]) and `speech-marks-available` (the element's).
     pub fn get(&self, name: &str) -> glib::Value {
         match name {
             "model" => self.model.to_value(),
@@ -209,6 +215,7 @@ impl VoiceSettings {
             "model-instance" => self.model_instance.to_value(),
             "chunking" => self.chunking.to_value(),
             "normalize" => self.normalize.to_value(),
+            "speech-marks" => self.speech_marks.to_value(),
             _ => unimplemented!("property {name}"),
         }
     }
@@ -256,6 +263,7 @@ impl VoiceSettings {
                 NormalizeProp::Off => Normalize::Off,
             },
             volume: self.volume as f32,
+            word_marks: self.speech_marks.contains(SpeechMarks::WORD),
         }
     }
 }

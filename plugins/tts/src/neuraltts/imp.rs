@@ -25,6 +25,11 @@
 //! The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence` element
 //! message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
 //!
+//! With a voice that gives phoneme durations, `neuraltts-word` and `neuraltts-viseme` messages
+//! (the `speech-marks` flags) carry each word's and mouth shape's time in the same time base, after
+//! the overflow policy (see `crate::marks`); the `words` src pad (`text/x-raw, format=utf8`)
+//! carries one buffer per word with its PTS and duration, GAP events in between (`words.rs`).
+//!
 //! The scheduling itself (placement, the overflow policies, mixing, silence) is the core's
 //! [`Schedule`], on sample counts; this element turns text buffers into its cues and its blocks
 //! into buffers.
@@ -34,7 +39,7 @@
 //! ```
 //! (`pipelines/voice-subtitles.sh` runs the same.)
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
@@ -47,6 +52,8 @@ use neural_media::tts::{Fit, Speech, Voice};
 
 use super::Overflow;
 use super::state::State;
+use super::words::WordsPad;
+use crate::marks::{SpeechMarks, speech_messages, timed_words};
 use crate::output::sentence_message;
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
@@ -96,6 +103,12 @@ pub struct NeuralTts {
     /// Upstream's (live, min, max) latency, queried once per run.
     upstream_latency: Mutex<Option<(bool, gst::ClockTime, Option<gst::ClockTime>)>>,
     flushing: AtomicBool,
+    /// The `words` src pad: the spoken words as timed text.
+    words: WordsPad,
+    /// Whether the loaded voice gives phoneme durations (`speech-marks-available`).
+    marks_available: AtomicBool,
+    /// Sentences (chunks) spoken since the start: the next one's index.
+    sentences: AtomicU64,
 }
 
 impl NeuralTts {
@@ -206,7 +219,9 @@ impl NeuralTts {
     ) -> Result<Speech, gst::FlowError> {
         let mut voice = self.voice.lock().unwrap();
         let voice = voice.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let config = settings.voice.synthesis_config(voice);
+        let mut config = settings.voice.synthesis_config(voice);
+        // The words pad needs the words too.
+        config.word_marks |= self.words.is_linked();
         let config = &config;
         let keep_going = || !self.flushing.load(Ordering::SeqCst);
         let result = match fit {
@@ -316,9 +331,15 @@ impl NeuralTts {
             );
         }
         let obj = self.obj();
-        let messages: Vec<gst::Message> = speech
+        let marks = settings.voice.speech_marks;
+        let first_sentence = self
+            .sentences
+            .fetch_add(speech.chunks.len() as u64, Ordering::SeqCst);
+        let words = timed_words(&speech, &state.timeline, placed.start, first_sentence);
+        let mut messages: Vec<gst::Message> = speech
             .chunks
             .iter()
+            .filter(|_| marks.contains(SpeechMarks::SENTENCE))
             .map(|chunk| {
                 let at = placed.start + chunk.start as u64;
                 let pts = time_of(at);
@@ -333,19 +354,36 @@ impl NeuralTts {
                 )
             })
             .collect();
+        messages.extend(speech_messages(
+            obj.upcast_ref(),
+            marks,
+            &speech,
+            &words,
+            &state.timeline,
+            placed.start,
+        ));
         let buffers = state.buffers(placed.blocks);
+        let speech_start = time_of(placed.start);
+        let pushed_to = time_of(state.schedule.pushed());
         drop(guard);
 
         for message in messages {
             let _ = obj.post_message(message);
         }
-        self.push_all(buffers)
+        // The words stream is never behind the audio (a GAP up to the speech first, so that a
+        // sink on each branch can preroll), and the words follow the audio that says them.
+        self.words.gap_to(speech_start);
+        let flow = self.push_all(buffers);
+        self.words.push(&words)?;
+        self.words.gap_to(pushed_to);
+        flow
     }
 
     /// Pushes what is held back and the silence up to `until` (if `None`: the end of the speech
     /// or of the last cue, whichever is later).
     fn drain(&self, until: Option<gst::ClockTime>) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut buffers = Vec::new();
+        let mut gap = None;
         if let Some(state) = self.state.lock().unwrap().as_mut()
             && state.format.is_some()
         {
@@ -353,8 +391,13 @@ impl NeuralTts {
             let mut blocks = Vec::new();
             state.schedule.advance_to(target, &mut blocks);
             buffers = state.buffers(blocks);
+            gap = Some(state.timeline.time_of(state.schedule.pushed()));
         }
-        self.push_all(buffers)
+        let flow = self.push_all(buffers);
+        if let Some(until) = gap {
+            self.words.gap_to(until);
+        }
+        flow
     }
 
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
@@ -371,9 +414,14 @@ impl NeuralTts {
                     state.schedule.flush();
                     state.segment = gst::FormattedSegment::new();
                 }
+                self.words.restart(None);
                 self.cancel.reset();
                 self.flushing.store(false, Ordering::SeqCst);
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
+            }
+            EventView::StreamStart(s) => {
+                self.words.stream_start(self.obj().upcast_ref(), s);
+                self.srcpad.push_event(event)
             }
             EventView::Caps(c) => {
                 let markup = c
@@ -385,6 +433,7 @@ impl NeuralTts {
                     state.markup = markup;
                 }
                 // Our caps replace the text caps.
+                self.words.ensure_caps();
                 self.negotiate()
             }
             EventView::Segment(s) => {
@@ -412,6 +461,7 @@ impl NeuralTts {
                     if !same {
                         state.timeline.origin = segment.start().unwrap_or(gst::ClockTime::ZERO);
                         state.schedule.restart();
+                        self.words.restart(Some(state.timeline.origin));
                     }
                     state.segment = segment;
                 }
@@ -495,9 +545,14 @@ impl ObjectSubclass for NeuralTts {
                 )
             })
             .build();
+        let templ = klass.pad_template("words").expect("words template");
+        let words = WordsPad::new(gst::Pad::builder_from_template(&templ).build());
         NeuralTts {
             sinkpad,
             srcpad,
+            words,
+            marks_available: AtomicBool::new(false),
+            sentences: AtomicU64::new(0),
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
             voice: Mutex::new(None),
@@ -546,6 +601,7 @@ impl ObjectImpl for NeuralTts {
         neural_media_gst::name_after_factory(obj.upcast_ref());
         obj.add_pad(&self.sinkpad).expect("add sink pad");
         obj.add_pad(&self.srcpad).expect("add src pad");
+        obj.add_pad(&self.words.pad).expect("add words pad");
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
@@ -567,6 +623,9 @@ impl ObjectImpl for NeuralTts {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         if pspec.name() == "active-execution-provider" {
             return active_provider(self.state.lock().unwrap().as_ref().map(|s| s.provider));
+        }
+        if pspec.name() == "speech-marks-available" {
+            return self.marks_available.load(Ordering::SeqCst).to_value();
         }
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
@@ -613,6 +672,13 @@ impl ElementImpl for NeuralTts {
                     &audio_caps(None),
                 )
                 .expect("valid template"),
+                gst::PadTemplate::new(
+                    "words",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &WordsPad::caps(),
+                )
+                .expect("valid template"),
             ]
         });
         PAD_TEMPLATES.as_ref()
@@ -638,6 +704,10 @@ impl ElementImpl for NeuralTts {
                     voice.provider()
                 );
                 self.rate.store(voice.sample_rate(), Ordering::SeqCst);
+                crate::marks::log_availability(*CAT, self.obj().upcast_ref(), &voice);
+                self.marks_available
+                    .store(voice.has_durations(), Ordering::SeqCst);
+                self.sentences.store(0, Ordering::SeqCst);
                 *self.upstream_latency.lock().unwrap() = None;
                 self.flushing.store(false, Ordering::SeqCst);
                 voice.set_cancel(&self.cancel);
@@ -657,6 +727,8 @@ impl ElementImpl for NeuralTts {
                 *self.state.lock().unwrap() = None;
                 *self.voice.lock().unwrap() = None;
                 self.rate.store(0, Ordering::SeqCst);
+                self.marks_available.store(false, Ordering::SeqCst);
+                self.words.reset();
             }
             gst::StateChange::ReadyToPaused if ret.is_err() => {
                 *self.state.lock().unwrap() = None;

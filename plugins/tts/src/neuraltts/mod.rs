@@ -4,6 +4,7 @@ use gst::prelude::*;
 
 mod imp;
 mod state;
+mod words;
 
 glib::wrapper! {
     pub struct NeuralTts(ObjectSubclass<imp::NeuralTts>) @extends gst::Element, gst::Object;

@@ -14,7 +14,9 @@
 //! on its own and sends silence while it has nothing to say, so mixers and sinks keep running;
 //! speech that arrives late (synthesis takes time) starts at the current running time with
 //! DISCONT. For each chunk it speaks, it posts an element message `neuraltts-sentence` with
-//! `text`, `pts`, `duration` (ns) and `rtf`, so captions can be highlighted in time.
+//! `text`, `pts`, `duration` (ns) and `rtf`, so captions can be highlighted in time, and with a
+//! voice that gives phoneme durations `neuraltts-word` (byte offsets into the text it came from)
+//! and `neuraltts-viseme` messages, as the `speech-marks` flags ask.
 //!
 //! ```sh
 //! gst-launch-1.0 neuralttssrc text="Hello world. How are you?" ! audioconvert ! wavenc ! filesink location=hello.wav
@@ -22,7 +24,7 @@
 //! (`pipelines/speak-text.sh` does the same from a text file.)
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
@@ -34,8 +36,10 @@ use gst_base::subclass::prelude::*;
 use neural_media::engine::Cancel;
 use neural_media::runtime::ExecutionProvider;
 use neural_media::tts::lookahead::{self, Lookahead};
+use neural_media::tts::marks::SourceCursor;
 use neural_media::tts::{Chunk, ChunkIds, Voice, text, text_to_ids};
 
+use crate::marks::{SpeechMarks, remap_words, viseme_message, word_message};
 use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
@@ -71,15 +75,29 @@ struct Info {
 struct State {
     format: gst_audio::AudioFormat,
     /// Sentences waiting to be spoken.
-    pending: VecDeque<String>,
+    pending: VecDeque<Pending>,
     /// The next sentence's chunks (one, or one per clause with `chunking=clause`), phonemized
     /// and waiting for their model run: one run per `create()`.
-    chunks: VecDeque<ChunkIds>,
+    chunks: VecDeque<Sourced>,
     /// Sample 0 at time 0.
     timeline: Timeline,
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
+}
+
+/// A sentence waiting to be spoken, and where it starts in the text it came from (the `text`
+/// property, the file, or one `push-text`), for the byte offsets of word marks.
+struct Pending {
+    text: String,
+    source: Arc<str>,
+    at: usize,
+}
+
+/// A chunk's ids, with the source offset of each byte of its text (its length included).
+struct Sourced {
+    ids: ChunkIds,
+    offsets: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -92,12 +110,16 @@ pub struct NeuralTtsSrc {
     /// Terminates this element's model runs (`unlock()`, a stop).
     cancel: Cancel,
     /// Not live: the sentences synthesised ahead. Locked only to clone or replace it.
-    lookahead: Mutex<Option<Arc<Lookahead>>>,
+    lookahead: Mutex<Option<Arc<Lookahead<Vec<usize>>>>>,
     /// Text from `push-text`, taken by the streaming thread (never blocked by synthesis).
     incoming: Mutex<VecDeque<String>>,
     flushing: AtomicBool,
     /// The clock wait in progress (live mode), so that `unlock()` can cut it short.
     clock_wait: Mutex<Option<gst::SingleShotClockId>>,
+    /// Whether the loaded voice gives phoneme durations (`speech-marks-available`).
+    marks_available: AtomicBool,
+    /// Sentences (chunks) spoken since the start: the next one's index.
+    sentences: AtomicU64,
 }
 
 impl NeuralTtsSrc {
@@ -152,8 +174,18 @@ impl NeuralTtsSrc {
         buffer
     }
 
-    fn queue_text(pending: &mut VecDeque<String>, input: &str) {
-        pending.extend(text::sentences(input).iter().map(|s| s.text()));
+    fn queue_text(pending: &mut VecDeque<Pending>, input: &str) {
+        let source: Arc<str> = input.into();
+        let mut cursor = SourceCursor::new(input);
+        pending.extend(text::sentences(input).iter().map(|s| {
+            let text = s.text();
+            let at = cursor.locate(&text)[0];
+            Pending {
+                text,
+                source: source.clone(),
+                at,
+            }
+        }));
     }
 
     fn push_text(&self, input: &str) -> bool {
@@ -248,6 +280,9 @@ impl ObjectImpl for NeuralTtsSrc {
         if pspec.name() == "active-execution-provider" {
             return active_provider(self.info.lock().unwrap().map(|i| i.provider));
         }
+        if pspec.name() == "speech-marks-available" {
+            return self.marks_available.load(Ordering::SeqCst).to_value();
+        }
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
             "text" => settings.text.to_value(),
@@ -317,6 +352,10 @@ impl NeuralTtsSrc {
             voice.sample_rate(),
             voice.provider()
         );
+        crate::marks::log_availability(*CAT, self.obj().upcast_ref(), &voice);
+        self.marks_available
+            .store(voice.has_durations(), Ordering::SeqCst);
+        self.sentences.store(0, Ordering::SeqCst);
         let mut pending = VecDeque::new();
         if let Some(text) = settings.text.as_deref() {
             Self::queue_text(&mut pending, text);
@@ -376,6 +415,7 @@ impl BaseSrcImpl for NeuralTtsSrc {
         *self.state.lock().unwrap() = None;
         *self.voice.lock().unwrap() = None;
         *self.info.lock().unwrap() = None;
+        self.marks_available.store(false, Ordering::SeqCst);
         self.incoming.lock().unwrap().clear();
         Ok(())
     }
@@ -473,7 +513,7 @@ impl NeuralTtsSrc {
 impl NeuralTtsSrc {
     /// The next chunk to speak: queued text first (from `push-text`), a sentence phonemized
     /// when no chunk of the last one is left; `None` when there is nothing to say.
-    fn next_chunk(&self, settings: &Settings) -> Result<Option<ChunkIds>, gst::FlowError> {
+    fn next_chunk(&self, settings: &Settings) -> Result<Option<Sourced>, gst::FlowError> {
         loop {
             let next = self.with_state(|state| {
                 for input in self.incoming.lock().unwrap().drain(..) {
@@ -490,11 +530,25 @@ impl NeuralTtsSrc {
                 Err(Some(sentence)) => sentence,
             };
             let chunks = self.with_voice(|voice| {
-                let chunking = settings.voice.synthesis_config(voice).chunking;
-                text_to_ids(&sentence, voice.config(), &Espeak, chunking)
+                let config = settings.voice.synthesis_config(voice);
+                let mut chunks =
+                    text_to_ids(&sentence.text, voice.config(), &Espeak, config.chunking)?;
+                if config.word_marks && voice.has_durations() {
+                    for chunk in &mut chunks {
+                        chunk.find_words(voice.config(), &Espeak)?;
+                    }
+                }
+                Ok::<_, neural_media::Error>(chunks)
             })?;
             match chunks {
-                Ok(chunks) => self.with_state(|state| state.chunks.extend(chunks))?,
+                Ok(chunks) => {
+                    let mut cursor = SourceCursor::at(&sentence.source, sentence.at);
+                    let sourced = chunks.into_iter().map(|ids| Sourced {
+                        offsets: cursor.locate(&ids.text),
+                        ids,
+                    });
+                    self.with_state(|state| state.chunks.extend(sourced))?
+                }
                 Err(err) => {
                     gst::element_imp_error!(
                         self,
@@ -507,11 +561,13 @@ impl NeuralTtsSrc {
         }
     }
 
-    /// Not live: the next chunk's synthesis, with the chunks after it synthesised ahead.
+    /// Not live: the next chunk's synthesis (with its source offsets), with the chunks after it
+    /// synthesised ahead.
+    #[allow(clippy::type_complexity)]
     fn synthesize_ahead(
         &self,
         settings: &Settings,
-    ) -> Result<Option<neural_media::Result<Chunk>>, gst::FlowError> {
+    ) -> Result<Option<(neural_media::Result<Chunk>, Vec<usize>)>, gst::FlowError> {
         let existing = self.lookahead.lock().unwrap().as_ref().map(Arc::clone);
         let lookahead = match existing {
             Some(lookahead) => lookahead,
@@ -534,36 +590,91 @@ impl NeuralTtsSrc {
             let Some(chunk) = self.next_chunk(settings)? else {
                 break;
             };
-            if !lookahead::runs_ahead(&chunk) {
+            if !lookahead::runs_ahead(&chunk.ids) {
                 self.with_state(|state| state.chunks.push_front(chunk))?;
                 break;
             }
-            if let Err(err) = lookahead.submit(chunk, &config) {
+            if let Err(err) = lookahead.submit(chunk.ids, chunk.offsets, &config) {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ("{err}"));
                 return Err(gst::FlowError::Error);
             }
         }
-        let Some((ids, result)) = lookahead.next() else {
+        let Some((ids, offsets, result)) = lookahead.next() else {
             // Nothing ahead: a long chunk runs alone on the element's voice.
             return match self.next_chunk(settings)? {
-                Some(chunk) => {
-                    Ok(Some(self.with_voice(|voice| {
-                        voice.synthesize_chunk(chunk, &config)
-                    })?))
-                }
+                Some(Sourced { ids, offsets }) => Ok(Some((
+                    self.with_voice(|voice| voice.synthesize_chunk(ids, &config))?,
+                    offsets,
+                ))),
                 None => Ok(None),
             };
         };
         if matches!(result, Err(neural_media::Error::Cancelled)) {
             // Nothing is lost: the chunks go back to the front of the queue, in order.
             self.with_state(|state| {
-                for chunk in lookahead.take_back().into_iter().rev() {
-                    state.chunks.push_front(chunk);
+                for (ids, offsets) in lookahead.take_back().into_iter().rev() {
+                    state.chunks.push_front(Sourced { ids, offsets });
                 }
-                state.chunks.push_front(ids);
+                state.chunks.push_front(Sourced {
+                    ids,
+                    offsets: offsets.clone(),
+                });
             })?;
         }
-        Ok(Some(result))
+        Ok(Some((result, offsets)))
+    }
+
+    /// Posts the messages of a chunk that `buffer` carries: its sentence, words and visemes, as
+    /// `speech-marks` asks.
+    fn post_marks(
+        &self,
+        settings: &Settings,
+        chunk: &mut Chunk,
+        offsets: &[usize],
+        buffer: &gst::Buffer,
+    ) -> Result<(), gst::FlowError> {
+        let obj = self.obj();
+        let marks = settings.voice.speech_marks;
+        let sentence = self.sentences.fetch_add(1, Ordering::SeqCst);
+        if marks.contains(SpeechMarks::SENTENCE) {
+            let _ = obj.post_message(sentence_message(
+                *CAT,
+                obj.upcast_ref(),
+                &chunk.text,
+                buffer.pts().unwrap_or_default(),
+                buffer.duration().unwrap_or_default(),
+                chunk.stats.rtf,
+            ));
+        }
+        let Some(chunk_marks) = chunk.marks.as_mut() else {
+            return Ok(());
+        };
+        remap_words(&mut chunk_marks.words, offsets);
+        let start = buffer.offset();
+        let timeline = self.with_state(|state| state.timeline)?;
+        let at = |sample: usize, len: usize| {
+            let pts = timeline.time_of(start + sample as u64);
+            (pts, timeline.time_of(start + (sample + len) as u64) - pts)
+        };
+        if marks.contains(SpeechMarks::WORD) {
+            for word in &chunk_marks.words {
+                let (pts, duration) = at(word.sample, word.len);
+                let _ = obj.post_message(word_message(
+                    obj.upcast_ref(),
+                    word,
+                    pts,
+                    duration,
+                    sentence,
+                ));
+            }
+        }
+        if marks.contains(SpeechMarks::VISEME) {
+            for viseme in &chunk_marks.visemes {
+                let (pts, duration) = at(viseme.sample, viseme.len);
+                let _ = obj.post_message(viseme_message(obj.upcast_ref(), viseme, pts, duration));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -578,16 +689,19 @@ impl PushSrcImpl for NeuralTtsSrc {
         }
         let chunk = if settings.is_live {
             match self.next_chunk(&settings)? {
-                Some(chunk_ids) => Some(self.with_voice(|voice| {
-                    let config = settings.voice.synthesis_config(voice);
-                    voice.synthesize_chunk(chunk_ids, &config)
-                })?),
+                Some(Sourced { ids, offsets }) => Some((
+                    self.with_voice(|voice| {
+                        let config = settings.voice.synthesis_config(voice);
+                        voice.synthesize_chunk(ids, &config)
+                    })?,
+                    offsets,
+                )),
                 None => None,
             }
         } else {
             self.synthesize_ahead(&settings)?
         };
-        let Some(chunk) = chunk else {
+        let Some((chunk, offsets)) = chunk else {
             if !settings.is_live {
                 gst::debug!(CAT, imp = self, "all text spoken");
                 return Err(gst::FlowError::Eos);
@@ -599,7 +713,7 @@ impl PushSrcImpl for NeuralTtsSrc {
             })?;
             return Ok(CreateSuccess::NewBuffer(buffer));
         };
-        let chunk = match chunk {
+        let mut chunk = match chunk {
             Ok(chunk) => chunk,
             Err(neural_media::Error::Cancelled) => {
                 gst::debug!(CAT, imp = self, "synthesis cancelled");
@@ -617,15 +731,7 @@ impl PushSrcImpl for NeuralTtsSrc {
         self.pace(settings.is_live)?;
         let buffer = self
             .with_state(|state| Self::buffer(state, &chunk.samples, gst::BufferFlags::empty()))?;
-        let obj = self.obj();
-        let _ = obj.post_message(sentence_message(
-            *CAT,
-            obj.upcast_ref(),
-            &chunk.text,
-            buffer.pts().unwrap_or_default(),
-            buffer.duration().unwrap_or_default(),
-            chunk.stats.rtf,
-        ));
+        self.post_marks(&settings, &mut chunk, &offsets, &buffer)?;
         Ok(CreateSuccess::NewBuffer(buffer))
     }
 }
