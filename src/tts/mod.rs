@@ -31,6 +31,7 @@ pub mod config;
 pub mod ids;
 pub mod phonemize;
 pub mod schedule;
+pub mod ssml;
 pub mod synth;
 pub mod text;
 
@@ -220,7 +221,7 @@ pub const FIT_ATTEMPTS: usize = 3;
 
 /// The next speed-up to try when speech `voiced` samples long at `speedup` is over `fit`: aimed
 /// again from what the last attempt gave, capped at the maximum.
-fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
+pub(crate) fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
     (speedup * voiced as f64 / (fit.samples as f64 * FIT_MARGIN)).min(fit.max_speedup)
 }
 
