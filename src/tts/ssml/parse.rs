@@ -3,9 +3,7 @@
 
 use roxmltree::{Node, NodeType, ParsingOptions};
 
-use super::{
-    Document, MAX_BREAK_SECONDS, Piece, Prosody, Segment, Warning, break_strength, sayas,
-};
+use super::{Document, MAX_BREAK_SECONDS, Piece, Prosody, Segment, Warning, break_strength, sayas};
 
 /// Elements nested deeper than this are read as their text content (bounds the recursion).
 const MAX_DEPTH: usize = 128;

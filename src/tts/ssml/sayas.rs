@@ -24,8 +24,9 @@ pub fn expand(interpret_as: &str, format: Option<&str>, content: &str) -> Result
     let content = content.trim();
     match interpret_as {
         "characters" | "spell-out" | "verbatim" => Ok(spell(content)),
-        "cardinal" | "number" => cardinal(content)
-            .ok_or_else(|| format!("{content:?} is not a cardinal number")),
+        "cardinal" | "number" => {
+            cardinal(content).ok_or_else(|| format!("{content:?} is not a cardinal number"))
+        }
         "ordinal" => ordinal(content).ok_or_else(|| format!("{content:?} is not an ordinal")),
         "digits" => Ok(spell(content)),
         "date" => date(content, format).ok_or_else(|| {
@@ -219,7 +220,10 @@ mod tests {
             expand("date", Some("ymd"), "2024-03-05").unwrap(),
             "March 5th, 2024"
         );
-        assert_eq!(expand("date", None, "2024-12-25").unwrap(), "December 25th, 2024");
+        assert_eq!(
+            expand("date", None, "2024-12-25").unwrap(),
+            "December 25th, 2024"
+        );
         assert_eq!(expand("date", Some("md"), "7/4").unwrap(), "July 4th");
         assert_eq!(expand("date", Some("my"), "7/1969").unwrap(), "July 1969");
         assert!(expand("date", Some("mdy"), "13/5/2024").is_err());

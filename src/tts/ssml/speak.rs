@@ -34,6 +34,36 @@ impl SsmlSpeech {
     }
 }
 
+/// Where a sentence is cut into runs (by a `break`, a `mark` or a prosody change), each side's
+/// own pause at the cut is trimmed down to this much: the uncut sentence has no pause there, so
+/// a `break` adds its own length and nothing more.
+pub const CUT_MARGIN_SECONDS: f32 = 0.005;
+
+/// Samples below this fraction of a run's peak count as its leading or trailing pause.
+const QUIET: f32 = 0.02;
+
+fn quiet_threshold(samples: &[f32]) -> f32 {
+    samples.iter().fold(0.0f32, |m, s| m.max(s.abs())) * QUIET
+}
+
+/// The first sample that is not quiet (the length when all are).
+fn quiet_start(samples: &[f32]) -> usize {
+    let threshold = quiet_threshold(samples);
+    samples
+        .iter()
+        .position(|s| s.abs() > threshold)
+        .unwrap_or(samples.len())
+}
+
+/// The sample after the last one that is not quiet (0 when all are).
+fn quiet_end(samples: &[f32]) -> usize {
+    let threshold = quiet_threshold(samples);
+    samples
+        .iter()
+        .rposition(|s| s.abs() > threshold)
+        .map_or(0, |i| i + 1)
+}
+
 /// `config` for speech at `prosody`.
 pub fn prosody_config(config: &SynthesisConfig, prosody: Prosody) -> SynthesisConfig {
     SynthesisConfig {
@@ -59,11 +89,28 @@ impl Voice {
         mut keep_going: impl FnMut() -> bool,
     ) -> Result<Option<SsmlSpeech>> {
         let sentence_silence = self.silence_samples(config.sentence_silence);
+        let margin = self.silence_samples(CUT_MARGIN_SECONDS);
         let mut out = SsmlSpeech::default();
+        // The last run ended inside a sentence: the next one continues it.
+        let mut cut = false;
         for step in steps {
             match step {
                 Step::Run { ids, prosody } => {
-                    let chunk = self.synthesize_chunk(ids.clone(), &prosody_config(config, *prosody))?;
+                    let mut chunk =
+                        self.synthesize_chunk(ids.clone(), &prosody_config(config, *prosody))?;
+                    let trim_start = if cut {
+                        quiet_start(&chunk.samples).saturating_sub(margin)
+                    } else {
+                        0
+                    };
+                    if !ids.sentence_end {
+                        let end = quiet_end(&chunk.samples);
+                        chunk
+                            .samples
+                            .truncate((end + margin).min(chunk.samples.len()));
+                    }
+                    chunk.samples.drain(..trim_start.min(chunk.samples.len()));
+                    cut = !ids.sentence_end;
                     out.speech.push(chunk, sentence_silence);
                     if !keep_going() {
                         return Ok(None);
@@ -107,7 +154,10 @@ impl Voice {
                 break;
             }
             speedup = crate::tts::fit_speedup(speedup, voiced, fit);
-            tracing::debug!("SSML speech {voiced} samples for {}: {speedup:.3}x", fit.samples);
+            tracing::debug!(
+                "SSML speech {voiced} samples for {}: {speedup:.3}x",
+                fit.samples
+            );
             config.length_scale = (base_scale / speedup) as f32;
             let infer = speech.speech.infer_seconds;
             let Some(faster) = self.synthesize_ssml(steps, &config, &mut keep_going)? else {

@@ -156,7 +156,9 @@ fn unsupported_things_warn_once_and_are_spoken() {
         .filter(|w| w.message.contains("pitch"))
         .count();
     assert_eq!(pitch, 1, "{:?}", doc.warnings);
-    for needle in ["<lang>", "<audio>", "x-sampa", "<foo>", "currency", "<mark>"] {
+    for needle in [
+        "<lang>", "<audio>", "x-sampa", "<foo>", "currency", "<mark>",
+    ] {
         assert!(
             doc.warnings.iter().any(|w| w.message.contains(needle)),
             "{needle}: {:?}",
