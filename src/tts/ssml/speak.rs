@@ -5,7 +5,7 @@
 
 use super::{Prosody, Step};
 use crate::error::Result;
-use crate::tts::{Fit, Speech, SynthesisConfig, Voice};
+use crate::tts::{Chunk, ChunkIds, Fit, Speech, SynthesisConfig, Voice};
 
 /// A mark and where it falls in the speech.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +79,35 @@ impl Voice {
         (f64::from(seconds.max(0.0)) * f64::from(self.sample_rate())).round() as usize
     }
 
+    /// Synthesises one [`Step::Run`] at its prosody ([`Voice::synthesize_chunk`]). Where a
+    /// sentence is cut ([`CUT_MARGIN_SECONDS`]): the run's own trailing pause is trimmed when
+    /// the run does not end its sentence, and its leading pause when `after_cut` (the run before
+    /// it did not end its sentence).
+    pub fn synthesize_ssml_run(
+        &mut self,
+        ids: ChunkIds,
+        prosody: Prosody,
+        config: &SynthesisConfig,
+        after_cut: bool,
+    ) -> Result<Chunk> {
+        let sentence_end = ids.sentence_end;
+        let mut chunk = self.synthesize_chunk(ids, &prosody_config(config, prosody))?;
+        let margin = self.silence_samples(CUT_MARGIN_SECONDS);
+        let start = if after_cut {
+            quiet_start(&chunk.samples).saturating_sub(margin)
+        } else {
+            0
+        };
+        if !sentence_end {
+            let end = quiet_end(&chunk.samples);
+            chunk
+                .samples
+                .truncate((end + margin).min(chunk.samples.len()));
+        }
+        chunk.samples.drain(..start.min(chunk.samples.len()));
+        Ok(chunk)
+    }
+
     /// Speaks the steps of a document ([`super::plan`]) into one [`SsmlSpeech`]. `keep_going` is
     /// asked after each run; when it answers false, synthesis stops and the result is
     /// `Ok(None)`.
@@ -89,27 +118,13 @@ impl Voice {
         mut keep_going: impl FnMut() -> bool,
     ) -> Result<Option<SsmlSpeech>> {
         let sentence_silence = self.silence_samples(config.sentence_silence);
-        let margin = self.silence_samples(CUT_MARGIN_SECONDS);
         let mut out = SsmlSpeech::default();
         // The last run ended inside a sentence: the next one continues it.
         let mut cut = false;
         for step in steps {
             match step {
                 Step::Run { ids, prosody } => {
-                    let mut chunk =
-                        self.synthesize_chunk(ids.clone(), &prosody_config(config, *prosody))?;
-                    let trim_start = if cut {
-                        quiet_start(&chunk.samples).saturating_sub(margin)
-                    } else {
-                        0
-                    };
-                    if !ids.sentence_end {
-                        let end = quiet_end(&chunk.samples);
-                        chunk
-                            .samples
-                            .truncate((end + margin).min(chunk.samples.len()));
-                    }
-                    chunk.samples.drain(..trim_start.min(chunk.samples.len()));
+                    let chunk = self.synthesize_ssml_run(ids.clone(), *prosody, config, cut)?;
                     cut = !ids.sentence_end;
                     out.speech.push(chunk, sentence_silence);
                     if !keep_going() {

@@ -2,7 +2,11 @@
 //! `neuralttssrc` speaks text with a neural (Piper VITS) voice, sentence by sentence.
 //!
 //! The text comes from the `text` property, a UTF-8 file (`location`), and the `push-text` action
-//! signal (append text while PLAYING). Each sentence is synthesised just before it is needed, so
+//! signal (append text while PLAYING). With `text-format=ssml` each of them is one SSML document
+//! (the subset of the core's `ssml` module): a `break` is a buffer of silence, a prosody change
+//! or a `mark` starts a new buffer, each `<mark name=…>` posts a `neuraltts-mark` message
+//! (`name`, `pts` in ns), and what the voice cannot honour gives a bus warning (malformed SSML
+//! is spoken as its text). Each sentence is synthesised just before it is needed, so
 //! the first buffer leaves as soon as the first sentence is ready, memory stays bounded for long
 //! texts, and `unlock()`/flushing stops between sentences (or clauses with `chunking=clause`, where
 //! each clause is its own model run and buffer: the first audio leaves after the first clause).
@@ -31,11 +35,17 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use neural_media::engine::Cancel;
 use neural_media::runtime::ExecutionProvider;
+use neural_media::tts::ssml::{Segment, Step};
 use neural_media::tts::{ChunkIds, Voice, text, text_to_ids};
+
+use super::TextFormat;
 
 use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
+use crate::ssml::Warned;
+
+mod ssml;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -46,6 +56,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_IS_LIVE: bool = false;
+const DEFAULT_TEXT_FORMAT: TextFormat = TextFormat::Plain;
 /// Length of the silence buffers sent while a live source is idle; also its latency.
 const IDLE_BLOCK: gst::ClockTime = gst::ClockTime::from_mseconds(50);
 
@@ -55,6 +66,7 @@ struct Settings {
     text: Option<String>,
     location: Option<String>,
     is_live: bool,
+    text_format: TextFormat,
 }
 
 /// What caps queries and property reads need: never locked across a model run or a clock wait.
@@ -77,6 +89,14 @@ struct State {
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
+    /// SSML (`text-format=ssml`): segments waiting to be phonemized, one at a time.
+    segments: VecDeque<Segment>,
+    /// SSML: the next segment's steps (runs, silences, marks).
+    steps: VecDeque<Step>,
+    /// SSML: the last run ended inside a sentence.
+    cut: bool,
+    /// SSML warnings posted in this run.
+    warned: Warned,
 }
 
 #[derive(Default)]
@@ -182,6 +202,11 @@ impl ObjectImpl for NeuralTtsSrc {
                     .blurb("UTF-8 text file to speak")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("text-format", DEFAULT_TEXT_FORMAT)
+                    .nick("Text format")
+                    .blurb("How text, location and push-text are read: plain text, or SSML (each one SSML document)")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("is-live")
                     .nick("Is live")
                     .blurb("Run against the clock, wait for pushed text instead of EOS, send silence while idle")
@@ -229,6 +254,7 @@ impl ObjectImpl for NeuralTtsSrc {
         match pspec.name() {
             "text" => settings.text = value.get().expect("type checked upstream"),
             "location" => settings.location = value.get().expect("type checked upstream"),
+            "text-format" => settings.text_format = value.get().expect("type checked upstream"),
             "is-live" => {
                 settings.is_live = value.get().expect("type checked upstream");
                 let is_live = settings.is_live;
@@ -247,6 +273,7 @@ impl ObjectImpl for NeuralTtsSrc {
         match pspec.name() {
             "text" => settings.text.to_value(),
             "location" => settings.location.to_value(),
+            "text-format" => settings.text_format.to_value(),
             "is-live" => settings.is_live.to_value(),
             name => settings.voice.get(name),
         }
@@ -313,8 +340,15 @@ impl NeuralTtsSrc {
             voice.provider()
         );
         let mut pending = VecDeque::new();
+        let mut segments = VecDeque::new();
+        let mut warnings = Vec::new();
+        let format = settings.text_format;
+        let mut queue = |input: &str| match format {
+            TextFormat::Plain => Self::queue_text(&mut pending, input),
+            TextFormat::Ssml => Self::queue_ssml(&mut segments, &mut warnings, input),
+        };
         if let Some(text) = settings.text.as_deref() {
-            Self::queue_text(&mut pending, text);
+            queue(text);
         }
         if let Some(location) = settings.location.as_deref().filter(|l| !l.is_empty()) {
             let bytes = std::fs::read(location).map_err(|e| {
@@ -335,8 +369,10 @@ impl NeuralTtsSrc {
                     lossy
                 }
             };
-            Self::queue_text(&mut pending, &content);
+            queue(&content);
         }
+        let mut warned = Warned::default();
+        crate::ssml::post_warnings(self.obj().upcast_ref(), &warned.fresh(warnings));
         self.flushing.store(false, Ordering::SeqCst);
         voice.set_cancel(&self.cancel);
         self.cancel.reset();
@@ -351,6 +387,10 @@ impl NeuralTtsSrc {
             chunks: VecDeque::new(),
             position: 0,
             discont: false,
+            segments,
+            steps: VecDeque::new(),
+            cut: false,
+            warned,
         });
         *self.voice.lock().unwrap() = Some(voice);
         Ok(())
@@ -436,6 +476,9 @@ impl BaseSrcImpl for NeuralTtsSrc {
 enum Next {
     Chunk(ChunkIds),
     Sentence(String),
+    /// SSML: one step, or a segment to phonemize into steps.
+    Step(Step),
+    Segment(Segment),
     Idle,
 }
 
@@ -475,18 +518,30 @@ impl PushSrcImpl for NeuralTtsSrc {
             if self.flushing.load(Ordering::SeqCst) {
                 return Err(gst::FlowError::Flushing);
             }
+            let mut warnings = Vec::new();
             let next = self.with_state(|state| {
                 for input in self.incoming.lock().unwrap().drain(..) {
-                    Self::queue_text(&mut state.pending, &input);
+                    match settings.text_format {
+                        TextFormat::Plain => Self::queue_text(&mut state.pending, &input),
+                        TextFormat::Ssml => {
+                            Self::queue_ssml(&mut state.segments, &mut warnings, &input);
+                        }
+                    }
                 }
+                warnings = state.warned.fresh(std::mem::take(&mut warnings));
                 if let Some(chunk) = state.chunks.pop_front() {
                     Next::Chunk(chunk)
                 } else if let Some(sentence) = state.pending.pop_front() {
                     Next::Sentence(sentence)
+                } else if let Some(step) = state.steps.pop_front() {
+                    Next::Step(step)
+                } else if let Some(segment) = state.segments.pop_front() {
+                    Next::Segment(segment)
                 } else {
                     Next::Idle
                 }
             })?;
+            crate::ssml::post_warnings(self.obj().upcast_ref(), &warnings);
             match next {
                 Next::Chunk(chunk_ids) => {
                     let chunk = self.with_voice(|voice| {
@@ -540,6 +595,12 @@ impl PushSrcImpl for NeuralTtsSrc {
                         }
                     }
                 }
+                Next::Step(step) => {
+                    if let Some(buffer) = self.ssml_step(&settings, step)? {
+                        return Ok(CreateSuccess::NewBuffer(buffer));
+                    }
+                }
+                Next::Segment(segment) => self.plan_segment(&settings, &segment)?,
                 Next::Idle => {
                     if !settings.is_live {
                         gst::debug!(CAT, imp = self, "all text spoken");
