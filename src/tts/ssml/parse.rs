@@ -89,6 +89,9 @@ struct Builder {
     pieces: Vec<Piece>,
     prosody: Prosody,
     warnings: Vec<Warning>,
+    /// The last text was a `say-as` or `sub` replacement: a word that follows at once is kept
+    /// apart from it.
+    after_word: bool,
 }
 
 impl Builder {
@@ -103,10 +106,26 @@ impl Builder {
     }
 
     fn text(&mut self, text: &str) {
+        if std::mem::take(&mut self.after_word) && text.starts_with(char::is_alphanumeric) {
+            self.text(" ");
+        }
         match self.pieces.last_mut() {
             Some(Piece::Text(t)) => t.push_str(text),
             _ => self.pieces.push(Piece::Text(text.to_owned())),
         }
+    }
+
+    /// A replacement (`say-as`, `sub`): kept apart from a word right before or after it.
+    fn word(&mut self, text: &str) {
+        let joined = matches!(
+            self.pieces.last(),
+            Some(Piece::Text(t)) if t.ends_with(char::is_alphanumeric)
+        );
+        if joined {
+            self.text(" ");
+        }
+        self.text(text);
+        self.after_word = true;
     }
 
     /// Closes the speech so far as a segment; `sentence_end` when a sentence ends there.
@@ -214,7 +233,7 @@ impl Builder {
                 self.with_prosody(node, depth, prosody);
             }
             "sub" => match node.attribute("alias") {
-                Some(alias) => self.text(alias),
+                Some(alias) => self.word(alias),
                 None => {
                     self.warn("<sub> without an alias: its content is spoken");
                     self.children(node, depth);
@@ -225,7 +244,7 @@ impl Builder {
                 let interpret = node.attribute("interpret-as").unwrap_or_default();
                 let format = node.attribute("format");
                 match sayas::expand(interpret, format, &content) {
-                    Ok(text) => self.text(&format!(" {text} ")),
+                    Ok(text) => self.word(&text),
                     Err(why) => {
                         self.warn(format!("say-as: {why}: spoken as written"));
                         self.text(&content);

@@ -128,7 +128,7 @@ fn substitutions_say_as_and_phonemes() {
         doc.segments,
         [speech(
             vec![
-                text("World Wide Web has  G S T  and "),
+                text("World Wide Web has G S T and "),
                 Piece::Phonemes {
                     ipa: "təmˈɑːtoʊ".into(),
                     text: "tomato".into()
@@ -195,4 +195,13 @@ fn deep_nesting_is_read_as_text() {
         "</s>".repeat(depth)
     ));
     assert_eq!(doc.text(), "deep");
+}
+
+#[test]
+fn replacements_are_kept_apart_from_adjacent_words() {
+    let doc = parse(
+        "<speak>a<say-as interpret-as=\"digits\">12</say-as>b \
+         <sub alias=\"x\">y</sub>. <say-as interpret-as=\"cardinal\">4</say-as>.</speak>",
+    );
+    assert_eq!(doc.segments, [speech(vec![text("a 1 2 b x. 4.")], true)]);
 }
