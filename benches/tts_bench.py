@@ -25,6 +25,11 @@ benches/paragraph.txt (11 sentences) and with the voice data/models/tts/en_US-jo
   piper    piper-tts 1.8.0's PiperVoice on a session built with intra_op_num_threads=N (piper
            itself would use ONNX Runtime's default, one thread per core). TTFA: from the call of
            synthesize(paragraph) to its first AudioChunk (piper phonemizes the whole text first).
+  element-ssml  the same through `neuralttssrc text-format=ssml`, the paragraph as one SSML
+           document (each sentence an <s> after a <mark>): the same audio, plus SSML parsing.
+  ssml-parse    `cargo bench --bench ssml_parse --profile dev` (benches/ssml_parse.rs): the
+           median time of parsing that document (ssml::parse), of planning it (ssml::plan,
+           espeak-ng included) and of the plain-text front end on the paragraph, once per run.
   push     time to first audio of one pushed sentence whose first clause is short ("Yes, ...")
            on a warmed-up voice: `neuralttssrc is-live=true` in PLAYING, from emitting
            push-text to the first non-GAP buffer at the sink, with chunking=sentence and
@@ -43,12 +48,14 @@ with these ratios and targets:
                                    element RTF, packaged voice, no marks - 1  target <= 2%
   element RTF / piper RTF                                                 target <= 1
   pushed-sentence TTFA, element chunking=clause / piper                   target <= 0.6
+  SSML parsing / element synthesis time (both for the paragraph)         target <= 2%
 """
 
 import argparse
 import importlib.util
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -135,12 +142,17 @@ class SinkProbe:
         return self.Gst.PadProbeReturn.OK
 
 
-def worker_element(threads: int, extra: str = "") -> dict:
+def worker_element(threads: int, extra: str = "", ssml: bool = False) -> dict:
     Gst, pipeline = gst_pipeline(
         f"neuralttssrc name=src threads={threads} sentence-silence=0 {extra} "
         "! fakesink name=sink sync=false"
     )
-    pipeline.get_by_name("src").set_property("location", str(PARAGRAPH))
+    src = pipeline.get_by_name("src")
+    if ssml:
+        src.set_property("text-format", "ssml")
+        src.set_property("text", ssml_document())
+    else:
+        src.set_property("location", str(PARAGRAPH))
     pad = pipeline.get_by_name("sink").get_static_pad("sink")
     probe = SinkProbe(Gst, pad)
     called = time.perf_counter()
@@ -184,6 +196,22 @@ def worker_element(threads: int, extra: str = "") -> dict:
         "chunks": chunks,
         "marks": marks,
     }
+
+
+def ssml_document() -> str:
+    """The paragraph as one SSML document: each sentence an <s> after a <mark> (as
+    benches/ssml_parse.rs builds it)."""
+    paragraph = PARAGRAPH.read_text(encoding="utf-8").strip()
+    body = "".join(
+        f'<mark name="s{i}"/><s>{sentence.replace("&", "&amp;").replace("<", "&lt;")}</s> '
+        for i, sentence in enumerate(re.split(r"(?<=\.) ", paragraph))
+    )
+    return f"<speak><p>{body}</p></speak>"
+
+
+def worker_element_ssml(threads: int) -> dict:
+    """worker_element on the SSML document (text-format=ssml)."""
+    return worker_element(threads, ssml=True)
 
 
 def worker_element_push(threads: int, chunking: str) -> dict:
@@ -342,6 +370,7 @@ WORKERS = {
     "element-marks": lambda t: worker_element(t, ALL_MARKS),
     "ort": lambda t: worker_ort(t),
     "piper": lambda t: worker_piper(t),
+    "element-ssml": lambda t: worker_element_ssml(t),
     "push-element-sentence": lambda t: worker_element_push(t, "sentence"),
     "push-element-clause": lambda t: worker_element_push(t, "clause"),
     "push-piper": lambda t: worker_piper_push(t),
@@ -382,6 +411,52 @@ def run_worker(python: Path, kind: str, threads: int) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"bench: worker {kind} failed:\n{out.stderr}")
     return json.loads(out.stdout)
+
+
+def ssml_parse_cost() -> dict:
+    """benches/ssml_parse.rs: medians of parse, plan and plain front end, in seconds."""
+    out = subprocess.run(
+        ["cargo", "bench", "-q", "--locked", "--bench", "ssml_parse", "--profile", "dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 4,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"bench: ssml_parse failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ssml_report(results: dict[str, list[dict]], parse: dict) -> dict:
+    """SSML parsing cost against the element's synthesis of the same paragraph."""
+    plain, ssml = results["element"], results["element-ssml"]
+    synth = median(plain, "synth_s")
+    audio = median(plain, "audio_s")
+    share = parse["parse_s"] / synth
+    plan_extra = max(0.0, parse["plan_s"] - parse["front_s"]) / synth
+    e2e = median(ssml, "rtf") / median(plain, "rtf") - 1
+    e2e_cpu = median(ssml, "cpu_rtf") / median(plain, "cpu_rtf") - 1
+    print(f"\nSSML ({parse['bytes']} bytes: the paragraph, an <s> and a <mark> per sentence)")
+    print(
+        f"parse {parse['parse_s'] * 1e6:.1f} us, plan {parse['plan_s'] * 1e3:.2f} ms "
+        f"(plain front end {parse['front_s'] * 1e3:.2f} ms), for {audio:.1f} s of audio "
+        f"synthesised in {synth:.2f} s"
+    )
+    rtf = [r["rtf"] for r in ssml]
+    print(
+        f"{'neuralttssrc text-format=ssml':32} RTF {statistics.median(rtf):.4f} "
+        f"({min(rtf):.4f}-{max(rtf):.4f}), CPU {median(ssml, 'cpu_rtf'):.4f}, "
+        f"audio {median(ssml, 'audio_s'):.1f} s"
+    )
+    print(
+        f"{'parsing / synthesis time':32} {share:+.5%}   (plan beyond the plain front end "
+        f"{plan_extra:+.5%})   target <= 2% {'ok' if share + plan_extra <= 0.02 else 'MISSED'}"
+    )
+    print(
+        f"{'SSML element RTF / plain - 1':32} {e2e:+.2%} (CPU {e2e_cpu:+.2%}; run-to-run noise, "
+        "not a cost: the audio is the same)"
+    )
+    return {"parse_share": share, "plan_extra_share": plan_extra, "element_ssml_over_plain": e2e}
 
 
 def median(runs: list[dict], key: str) -> float:
@@ -514,6 +589,8 @@ def main() -> int:
         print(f"bench: round {round_ + 1}/{args.repeats} done", file=sys.stderr)
     ratios = {} if args.marks_only else report(results, args.threads, args.repeats)
     ratios["marks_cost"] = report_marks(results)
+    if not args.marks_only:
+        ratios["ssml"] = ssml_report(results, ssml_parse_cost())
     if args.json:
         summary = {"threads": args.threads, "runs": results, "ratios": ratios}
         args.json.write_text(json.dumps(summary, indent=1) + "\n")

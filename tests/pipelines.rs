@@ -30,6 +30,30 @@ fn speak_text_writes_the_paragraph_to_wav() {
 }
 
 #[test]
+fn speak_ssml_writes_the_announcement_with_its_break() {
+    let wav = out_file("announcement.wav");
+    run(
+        "speak-ssml.sh",
+        &[&repo().join("pipelines/data/announcement.ssml"), &wav],
+    );
+    let (rate, channels, _, data) = common::wav(&wav);
+    assert_eq!((rate, channels), (22050, 1));
+    let samples: Vec<i16> = data
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    // The 1 s break: the longest run of digital silence, between the two sentences.
+    let mut longest = 0;
+    let mut current = 0;
+    for &s in &samples {
+        current = if s == 0 { current + 1 } else { 0 };
+        longest = longest.max(current);
+    }
+    assert!(longest >= 22050, "longest silence {longest} samples");
+    assert!(samples.len() > 3 * 22050, "{} samples", samples.len());
+}
+
+#[test]
 fn annotate_video_writes_an_mp4_with_the_overlay() {
     let mp4 = out_file("annotated.mp4");
     let input = neural_media::assets::data_dir().join("media/WolfgangLanger_Pexels.mp4");

@@ -33,6 +33,7 @@ pub mod lookahead;
 pub mod marks;
 pub mod phonemize;
 pub mod schedule;
+pub mod ssml;
 pub mod synth;
 pub mod text;
 
@@ -244,7 +245,7 @@ pub const FIT_ATTEMPTS: usize = 3;
 
 /// The next speed-up to try when speech `voiced` samples long at `speedup` is over `fit`: aimed
 /// again from what the last attempt gave, capped at the maximum.
-fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
+pub(crate) fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
     (speedup * voiced as f64 / (fit.samples as f64 * FIT_MARGIN)).min(fit.max_speedup)
 }
 

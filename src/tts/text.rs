@@ -260,7 +260,7 @@ pub fn strip_tags(text: &str) -> String {
 }
 
 /// Unescapes the XML entities (named and numeric) of `text`; an `&` that starts none is kept.
-fn unescape_entities(text: &str) -> String {
+pub(crate) fn unescape_entities(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('&') {

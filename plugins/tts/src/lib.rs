@@ -12,6 +12,7 @@ mod neuralttssrc;
 mod output;
 mod phonemizer;
 mod settings;
+mod ssml;
 
 neural_media_gst::define_execution_provider!("GstNmNeuralTtsExecutionProvider");
 

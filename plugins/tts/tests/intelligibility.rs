@@ -11,6 +11,10 @@
 //! the same way, gets 80%, so the 15% bound does tell a usable voice from a broken front end,
 //! wrong ids, a wrong sample rate or garbled audio.
 //!
+//! `say-as interpret-as="characters"` is checked the same way, but against a grammar
+//! (`scripts/asr_grammar.py`): free recognition of spelled letters is unreliable, a choice among
+//! the letters and the words they sound like is not.
+//!
 //! The recogniser lives in the repository's `.venv` (scripts/setup.sh installs
 //! scripts/requirements-test.txt there); without it the test fails, it never skips.
 
@@ -127,4 +131,61 @@ fn recogniser_understands_the_voice() {
         "intelligibility: WER {:.1}% over {words} words",
         wer * 100.0
     );
+}
+
+/// Speaks one SSML document (`neuralttssrc text-format=ssml`) into a 16 kHz mono S16 WAV file.
+fn speak_ssml_to_wav(document: &str, wav: &Path) {
+    init();
+    let pipeline = neural_media_test_support::pipeline(&format!(
+        "neuralttssrc name=src text-format=ssml noise-scale=0 noise-w=0 ! audioconvert ! \
+         audioresample ! audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! \
+         filesink location=\"{}\"",
+        wav.display()
+    ));
+    pipeline
+        .by_name("src")
+        .expect("the source")
+        .set_property("text", document);
+    neural_media_test_support::play_to_eos(&pipeline, gst::ClockTime::from_seconds(60));
+    pipeline.set_state(gst::State::Null).expect("NULL");
+}
+
+/// What pocketsphinx hears in `wav` when it may only hear one of `alternatives`.
+fn heard(python: &Path, root: &Path, wav: &Path, alternatives: &[&str]) -> String {
+    let out = Command::new(python)
+        .arg(root.join("scripts/asr_grammar.py"))
+        .arg(wav)
+        .args(alternatives)
+        .current_dir(root)
+        .output()
+        .expect("run scripts/asr_grammar.py");
+    assert!(
+        out.status.success(),
+        "scripts/asr_grammar.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("asr_grammar.py prints JSON");
+    report["hyp"].as_str().expect("hyp").to_owned()
+}
+
+#[test]
+fn say_as_characters_is_heard_as_three_letters() {
+    let root = repo_root();
+    let python = recogniser_python(&root);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // The letters, and words that sound like them together.
+    let choices = [
+        "g s t", "gist", "guest", "just", "test", "ghost", "gust", "jesse", "g s", "s t", "g t",
+    ];
+    let letters = dir.join("ssml-gst-letters.wav");
+    speak_ssml_to_wav(
+        "<speak><say-as interpret-as=\"characters\">GST</say-as></speak>",
+        &letters,
+    );
+    assert_eq!(heard(&python, &root, &letters, &choices), "g s t");
+    // The grammar does not favour letters: a word is heard as that word.
+    let word = dir.join("ssml-gst-word.wav");
+    speak_ssml_to_wav("<speak>gist</speak>", &word);
+    assert_eq!(heard(&python, &root, &word, &choices), "gist");
 }

@@ -3,7 +3,12 @@
 //! cue starting at its buffer's timestamp.
 //!
 //! Input: `text/x-raw` in `utf8` or `pango-markup` (tags removed, entities unescaped), one cue
-//! per buffer. Output: mono `S16LE` or `F32LE` at the voice's rate, in the input's TIME segment,
+//! per buffer; or `application/ssml+xml`, one SSML document per buffer (the subset of the
+//! core's `ssml` module: breaks, prosody rate and volume, `sub`, `say-as`, IPA `phoneme`,
+//! `emphasis`, `mark`; SSML is never stripped of tags), whose unsupported or malformed parts
+//! give bus warnings (malformed SSML is spoken as its text) and whose `<mark name=…>` become
+//! `neuraltts-mark` messages (`name`, `pts` in ns, in the time base of `neuraltts-sentence`,
+//! after `fit`, `shift`, `clip` and `overlap`; a mark cut off by `clip` gets none). Output: mono `S16LE` or `F32LE` at the voice's rate, in the input's TIME segment,
 //! with contiguous timestamps from the segment start: speech sits at the cues' PTS and the time
 //! between cues is filled with silence buffers flagged `GAP` (what upstream GAP events cover
 //! becomes such buffers too), so `wavenc` writes a file with the speech in place and
@@ -57,6 +62,8 @@ use crate::marks::{SpeechMarks, speech_messages, timed_words};
 use crate::output::sentence_message;
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
+
+mod ssml;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -268,11 +275,14 @@ impl NeuralTts {
         self.upstream_latency();
         let settings = self.settings();
 
-        let (text, cue) = {
+        let (text, cue, ssml) = {
             let mut guard = self.state.lock().unwrap();
             let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-            // Tags are never spoken: pango's, and WebVTT's (voice, class, timestamps, …).
-            let text = if state.markup {
+            // Tags are never spoken: pango's, and WebVTT's (voice, class, timestamps, …); SSML
+            // is never stripped.
+            let text = if state.ssml {
+                raw
+            } else if state.markup {
                 strip_markup(&raw)
             } else {
                 strip_tags(&raw)
@@ -282,7 +292,7 @@ impl NeuralTts {
             }
             let cue = state.cue(buffer.pts(), buffer.duration());
             state.schedule.mark_cue(&cue);
-            (text, cue)
+            (text, cue, state.ssml)
         };
         let overflow = schedule::Overflow::from(settings.overflow).for_cue(&cue);
         let fit = cue
@@ -292,12 +302,18 @@ impl NeuralTts {
                 samples,
                 max_speedup: settings.max_speedup,
             });
-        let mut speech = self.speak(&settings, &text, fit)?;
+        let (mut speech, mut ssml_marks) = if ssml {
+            self.speak_ssml(&settings, &text, fit)?
+        } else {
+            (self.speak(&settings, &text, fit)?, Vec::new())
+        };
         if speech.samples.is_empty() {
             gst::debug!(CAT, imp = self, "nothing to say in {text:?}");
             return Ok(gst::FlowSuccess::Ok);
         }
         speech.limit_to_cue(cue.len, overflow);
+        // A mark past a clipped cue's end has no message.
+        ssml_marks.retain(|m| m.offset <= speech.samples.len());
 
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
@@ -362,6 +378,11 @@ impl NeuralTts {
             &state.timeline,
             placed.start,
         ));
+        let ssml_marks: Vec<(String, gst::ClockTime)> = ssml_marks
+            .into_iter()
+            .filter(|_| marks.contains(SpeechMarks::SSML))
+            .map(|m| (m.name, time_of(placed.start + m.offset as u64)))
+            .collect();
         let buffers = state.buffers(placed.blocks);
         let speech_start = time_of(placed.start);
         let pushed_to = time_of(state.schedule.pushed());
@@ -369,6 +390,9 @@ impl NeuralTts {
 
         for message in messages {
             let _ = obj.post_message(message);
+        }
+        for (name, pts) in ssml_marks {
+            self.post_mark(&name, pts);
         }
         // The words stream is never behind the audio (a GAP up to the speech first, so that a
         // sink on each branch can preroll), and the words follow the audio that says them.
@@ -429,8 +453,13 @@ impl NeuralTts {
                     .structure(0)
                     .and_then(|s| s.get::<&str>("format").ok())
                     == Some("pango-markup");
+                let ssml = c
+                    .caps()
+                    .structure(0)
+                    .is_some_and(|s| s.name() == "application/ssml+xml");
                 if let Some(state) = self.state.lock().unwrap().as_mut() {
                     state.markup = markup;
+                    state.ssml = ssml;
                 }
                 // Our caps replace the text caps.
                 self.words.ensure_caps();
@@ -654,9 +683,10 @@ impl ElementImpl for NeuralTts {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let text = gst::Caps::builder("text/x-raw")
+            let mut text = gst::Caps::builder("text/x-raw")
                 .field("format", gst::List::new(["utf8", "pango-markup"]))
                 .build();
+            text.merge(gst::Caps::new_empty_simple("application/ssml+xml"));
             vec![
                 gst::PadTemplate::new(
                     "sink",

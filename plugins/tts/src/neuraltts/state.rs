@@ -7,6 +7,7 @@ use neural_media::tts::Voice;
 use neural_media::tts::schedule::{Block, Cue, Schedule};
 
 use crate::output::Timeline;
+use crate::ssml::Warned;
 
 /// Longest silence buffer sent between cues.
 const SILENCE_BLOCK: gst::ClockTime = gst::ClockTime::from_mseconds(100);
@@ -18,6 +19,10 @@ pub struct State {
     pub format: Option<gst_audio::AudioFormat>,
     /// Whether the input is pango markup.
     pub markup: bool,
+    /// Whether the input is SSML (`application/ssml+xml`).
+    pub ssml: bool,
+    /// SSML warnings posted in this run.
+    pub warned: Warned,
     pub segment: gst::FormattedSegment<gst::ClockTime>,
     /// Sample 0 at the segment start.
     pub timeline: Timeline,
@@ -33,6 +38,8 @@ impl State {
             provider: voice.provider(),
             format: None,
             markup: false,
+            ssml: false,
+            warned: Warned::default(),
             segment: gst::FormattedSegment::new(),
             timeline,
         }

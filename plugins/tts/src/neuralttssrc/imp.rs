@@ -2,7 +2,11 @@
 //! `neuralttssrc` speaks text with a neural (Piper VITS) voice, sentence by sentence.
 //!
 //! The text comes from the `text` property, a UTF-8 file (`location`), and the `push-text` action
-//! signal (append text while PLAYING). Each sentence is synthesised just before it is needed, so
+//! signal (append text while PLAYING). With `text-format=ssml` each of them is one SSML document
+//! (the subset of the core's `ssml` module): a `break` is a buffer of silence, a prosody change
+//! or a `mark` starts a new buffer, each `<mark name=…>` posts a `neuraltts-mark` message
+//! (`name`, `pts` in ns), and what the voice cannot honour gives a bus warning (malformed SSML
+//! is spoken as its text). Each sentence is synthesised just before it is needed, so
 //! the first buffer leaves as soon as the first sentence is ready, memory stays bounded for long
 //! texts, and `unlock()`/flushing stops between sentences (or clauses with `chunking=clause`, where
 //! each clause is its own model run and buffer: the first audio leaves after the first clause).
@@ -37,12 +41,17 @@ use neural_media::engine::Cancel;
 use neural_media::runtime::ExecutionProvider;
 use neural_media::tts::lookahead::{self, Lookahead};
 use neural_media::tts::marks::SourceCursor;
+use neural_media::tts::ssml::{Segment, Step};
 use neural_media::tts::{Chunk, ChunkIds, Voice, text, text_to_ids};
 
+use super::TextFormat;
 use crate::marks::{SpeechMarks, remap_words, viseme_message, word_message};
 use crate::output::{Timeline, sentence_message};
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
+use crate::ssml::Warned;
+
+mod ssml;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -53,6 +62,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_IS_LIVE: bool = false;
+const DEFAULT_TEXT_FORMAT: TextFormat = TextFormat::Plain;
 /// Length of the silence buffers sent while a live source is idle; also its latency.
 const IDLE_BLOCK: gst::ClockTime = gst::ClockTime::from_mseconds(50);
 
@@ -62,6 +72,7 @@ struct Settings {
     text: Option<String>,
     location: Option<String>,
     is_live: bool,
+    text_format: TextFormat,
 }
 
 /// What caps queries and property reads need: never locked across a model run or a clock wait.
@@ -84,6 +95,14 @@ struct State {
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
+    /// SSML (`text-format=ssml`): segments waiting to be phonemized, one at a time.
+    segments: VecDeque<Segment>,
+    /// SSML: the next segment's steps (runs, silences, marks).
+    steps: VecDeque<Step>,
+    /// SSML: the last run ended inside a sentence.
+    cut: bool,
+    /// SSML warnings posted in this run.
+    warned: Warned,
 }
 
 /// A sentence waiting to be spoken, and where it starts in the text it came from (the `text`
@@ -219,6 +238,11 @@ impl ObjectImpl for NeuralTtsSrc {
                     .blurb("UTF-8 text file to speak")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("text-format", DEFAULT_TEXT_FORMAT)
+                    .nick("Text format")
+                    .blurb("How text, location and push-text are read: plain text, or SSML (each one SSML document)")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("is-live")
                     .nick("Is live")
                     .blurb("Run against the clock, wait for pushed text instead of EOS, send silence while idle")
@@ -266,6 +290,7 @@ impl ObjectImpl for NeuralTtsSrc {
         match pspec.name() {
             "text" => settings.text = value.get().expect("type checked upstream"),
             "location" => settings.location = value.get().expect("type checked upstream"),
+            "text-format" => settings.text_format = value.get().expect("type checked upstream"),
             "is-live" => {
                 settings.is_live = value.get().expect("type checked upstream");
                 let is_live = settings.is_live;
@@ -287,6 +312,7 @@ impl ObjectImpl for NeuralTtsSrc {
         match pspec.name() {
             "text" => settings.text.to_value(),
             "location" => settings.location.to_value(),
+            "text-format" => settings.text_format.to_value(),
             "is-live" => settings.is_live.to_value(),
             name => settings.voice.get(name),
         }
@@ -357,8 +383,15 @@ impl NeuralTtsSrc {
             .store(voice.has_durations(), Ordering::SeqCst);
         self.sentences.store(0, Ordering::SeqCst);
         let mut pending = VecDeque::new();
+        let mut segments = VecDeque::new();
+        let mut warnings = Vec::new();
+        let format = settings.text_format;
+        let mut queue = |input: &str| match format {
+            TextFormat::Plain => Self::queue_text(&mut pending, input),
+            TextFormat::Ssml => Self::queue_ssml(&mut segments, &mut warnings, input),
+        };
         if let Some(text) = settings.text.as_deref() {
-            Self::queue_text(&mut pending, text);
+            queue(text);
         }
         if let Some(location) = settings.location.as_deref().filter(|l| !l.is_empty()) {
             let bytes = std::fs::read(location).map_err(|e| {
@@ -379,8 +412,10 @@ impl NeuralTtsSrc {
                     lossy
                 }
             };
-            Self::queue_text(&mut pending, &content);
+            queue(&content);
         }
+        let mut warned = Warned::default();
+        crate::ssml::post_warnings(self.obj().upcast_ref(), &warned.fresh(warnings));
         self.flushing.store(false, Ordering::SeqCst);
         voice.set_cancel(&self.cancel);
         self.cancel.reset();
@@ -395,6 +430,10 @@ impl NeuralTtsSrc {
             chunks: VecDeque::new(),
             position: 0,
             discont: false,
+            segments,
+            steps: VecDeque::new(),
+            cut: false,
+            warned,
         });
         *self.voice.lock().unwrap() = Some(voice);
         Ok(())
@@ -511,18 +550,56 @@ impl NeuralTtsSrc {
 }
 
 impl NeuralTtsSrc {
-    /// The next chunk to speak: queued text first (from `push-text`), a sentence phonemized
+    /// Queues the text pushed since the last call (`push-text`), as plain text or SSML.
+    fn take_incoming(&self, settings: &Settings) -> Result<(), gst::FlowError> {
+        let mut warnings = Vec::new();
+        let fresh = self.with_state(|state| {
+            for input in self.incoming.lock().unwrap().drain(..) {
+                match settings.text_format {
+                    TextFormat::Plain => Self::queue_text(&mut state.pending, &input),
+                    TextFormat::Ssml => {
+                        Self::queue_ssml(&mut state.segments, &mut warnings, &input)
+                    }
+                }
+            }
+            state.warned.fresh(std::mem::take(&mut warnings))
+        })?;
+        crate::ssml::post_warnings(self.obj().upcast_ref(), &fresh);
+        Ok(())
+    }
+
+    /// SSML: the next buffer of the queued documents (steps run one after another: no
+    /// lookahead), or `None` when no SSML is waiting and no plain text comes before it.
+    fn next_ssml_buffer(&self, settings: &Settings) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        loop {
+            let next = self.with_state(|state| {
+                if !state.chunks.is_empty() || !state.pending.is_empty() {
+                    return None;
+                }
+                match state.steps.pop_front() {
+                    Some(step) => Some(Ok(step)),
+                    None => state.segments.pop_front().map(Err),
+                }
+            })?;
+            match next {
+                None => return Ok(None),
+                Some(Ok(step)) => {
+                    if let Some(buffer) = self.ssml_step(settings, step)? {
+                        return Ok(Some(buffer));
+                    }
+                }
+                Some(Err(segment)) => self.plan_segment(settings, &segment)?,
+            }
+        }
+    }
+
+    /// The next chunk to speak: a sentence phonemized
     /// when no chunk of the last one is left; `None` when there is nothing to say.
     fn next_chunk(&self, settings: &Settings) -> Result<Option<Sourced>, gst::FlowError> {
         loop {
-            let next = self.with_state(|state| {
-                for input in self.incoming.lock().unwrap().drain(..) {
-                    Self::queue_text(&mut state.pending, &input);
-                }
-                match state.chunks.pop_front() {
-                    Some(chunk) => Ok(chunk),
-                    None => Err(state.pending.pop_front()),
-                }
+            let next = self.with_state(|state| match state.chunks.pop_front() {
+                Some(chunk) => Ok(chunk),
+                None => Err(state.pending.pop_front()),
             })?;
             let sentence = match next {
                 Ok(chunk) => return Ok(Some(chunk)),
@@ -686,6 +763,10 @@ impl PushSrcImpl for NeuralTtsSrc {
         let settings = self.settings.lock().unwrap().clone();
         if self.flushing.load(Ordering::SeqCst) {
             return Err(gst::FlowError::Flushing);
+        }
+        self.take_incoming(&settings)?;
+        if let Some(buffer) = self.next_ssml_buffer(&settings)? {
+            return Ok(CreateSuccess::NewBuffer(buffer));
         }
         let chunk = if settings.is_live {
             match self.next_chunk(&settings)? {

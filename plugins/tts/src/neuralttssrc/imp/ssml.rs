@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+//! `neuralttssrc` with `text-format=ssml`: `text`, the file at `location` and each `push-text`
+//! are SSML documents. Their segments are phonemized one at a time, just before they are
+//! needed, like sentences of plain text; each run is one buffer, a `break` one buffer of
+//! silence, and a `mark` a `neuraltts-mark` message at the time the next buffer starts.
+
+use std::collections::VecDeque;
+
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use neural_media::tts::ssml::{self, Segment, Step, Warning};
+
+use std::sync::atomic::Ordering;
+
+use super::{CAT, NeuralTtsSrc, Settings};
+use crate::marks::SpeechMarks;
+use crate::output::sentence_message;
+use crate::phonemizer::Espeak;
+use crate::ssml::{mark_message, post_warnings};
+
+impl NeuralTtsSrc {
+    /// Parses one SSML document into `segments` (its warnings into `warnings`).
+    pub(super) fn queue_ssml(
+        segments: &mut VecDeque<Segment>,
+        warnings: &mut Vec<Warning>,
+        input: &str,
+    ) {
+        let doc = ssml::parse(input);
+        segments.extend(doc.segments);
+        warnings.extend(doc.warnings);
+    }
+
+    /// Phonemizes one segment into the state's steps.
+    pub(super) fn plan_segment(
+        &self,
+        settings: &Settings,
+        segment: &Segment,
+    ) -> Result<(), gst::FlowError> {
+        let mut steps = Vec::new();
+        let mut warnings = Vec::new();
+        let planned = self.with_voice(|voice| {
+            let chunking = settings.voice.synthesis_config(voice).chunking;
+            ssml::plan::plan_segment(
+                segment,
+                voice.config(),
+                &Espeak,
+                chunking,
+                &mut steps,
+                &mut warnings,
+            )
+        })?;
+        if let Err(err) = planned {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Failed,
+                ("phonemization failed: {err}")
+            );
+            return Err(gst::FlowError::Error);
+        }
+        let fresh = self.with_state(|state| {
+            state.steps.extend(steps);
+            state.warned.fresh(warnings)
+        })?;
+        post_warnings(self.obj().upcast_ref(), &fresh);
+        Ok(())
+    }
+
+    /// Takes one step: the buffer of a run or a break, or `None` after posting a mark.
+    pub(super) fn ssml_step(
+        &self,
+        settings: &Settings,
+        step: Step,
+    ) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        match step {
+            Step::Run { ids, prosody } => {
+                let after_cut =
+                    self.with_state(|state| std::mem::replace(&mut state.cut, !ids.sentence_end))?;
+                let chunk = self.with_voice(|voice| {
+                    let config = settings.voice.synthesis_config(voice);
+                    voice.synthesize_ssml_run(ids, prosody, &config, after_cut)
+                })?;
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(neural_media::Error::Cancelled) => return Err(gst::FlowError::Flushing),
+                    Err(err) => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Failed,
+                            ("synthesis failed: {err}")
+                        );
+                        return Err(gst::FlowError::Error);
+                    }
+                };
+                self.pace(settings.is_live)?;
+                let buffer = self.with_state(|state| {
+                    Self::buffer(state, &chunk.samples, gst::BufferFlags::empty())
+                })?;
+                self.sentences.fetch_add(1, Ordering::SeqCst);
+                if settings.voice.speech_marks.contains(SpeechMarks::SENTENCE) {
+                    let obj = self.obj();
+                    let _ = obj.post_message(sentence_message(
+                        *CAT,
+                        obj.upcast_ref(),
+                        &chunk.text,
+                        buffer.pts().unwrap_or_default(),
+                        buffer.duration().unwrap_or_default(),
+                        chunk.stats.rtf,
+                    ));
+                }
+                Ok(Some(buffer))
+            }
+            Step::Silence(seconds) => {
+                let samples = self.with_voice(|voice| voice.silence_samples(seconds))?;
+                self.pace(settings.is_live)?;
+                let buffer = self.with_state(|state| {
+                    Self::buffer(state, &vec![0.0; samples], gst::BufferFlags::empty())
+                })?;
+                Ok(Some(buffer))
+            }
+            Step::Mark(name) => {
+                let pts = self.with_state(|state| state.timeline.time_of(state.position))?;
+                if settings.voice.speech_marks.contains(SpeechMarks::SSML) {
+                    self.post_mark(&name, pts);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Posts the `neuraltts-mark` message of an SSML mark reached at `pts`.
+    pub(super) fn post_mark(&self, name: &str, pts: gst::ClockTime) {
+        let obj = self.obj();
+        let _ = obj.post_message(mark_message(*CAT, obj.upcast_ref(), name, pts));
+    }
+}
