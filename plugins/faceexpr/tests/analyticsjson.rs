@@ -6,10 +6,12 @@
 //! `output=mqtt`, against Debian's `mosquitto` (`persistence true`, its own directory, a free
 //! port) and a `mosquitto_sub` with a persistent QoS 1 session: the clip's 472 records arrive
 //! byte-identical to the file; a broker restarted mid-stream loses nothing (delivery is
-//! at-least-once: duplicates are counted, records deduplicated by timestamp); an outage longer
+//! at-least-once: duplicates are counted, records deduplicated by timestamp), nor does one that
+//! forgot the session (no persistence: the records in flight are sent again); an outage longer
 //! than `max-queued` drops records with a warning that counts them; a broker that is not there
 //! never stalls the video (each frame comes out before the next goes in) and everything not sent
-//! is counted at EOS and at stop; TLS with a client certificate and a password works with
+//! is counted at EOS and at stop; with a frozen broker a flush wakes the EOS drain and stop
+//! returns; TLS with a client certificate and a password works with
 //! certificates made here by `openssl`, and a broker certificate from another CA is refused.
 
 use std::collections::BTreeSet;
@@ -370,18 +372,23 @@ fn temp_dir(name: &str) -> PathBuf {
 struct Broker {
     dir: PathBuf,
     port: u16,
+    persistence: bool,
     process: Option<Spawned>,
 }
 
 impl Broker {
     /// `extra`: more configuration lines (authentication, the listener's TLS files).
     fn new(name: &str, extra: &str) -> Broker {
+        Broker::with_persistence(name, extra, true)
+    }
+
+    fn with_persistence(name: &str, extra: &str, persistence: bool) -> Broker {
         let dir = temp_dir(name);
         let port = free_port();
         std::fs::write(
             dir.join("mosquitto.conf"),
             format!(
-                "user root\npersistence true\npersistence_location {dir}/\n\
+                "user root\npersistence {persistence}\npersistence_location {dir}/\n\
                  log_dest file {dir}/mosquitto.log\nlog_type all\n\
                  listener {port} 127.0.0.1\n{extra}\n",
                 dir = dir.display()
@@ -391,6 +398,7 @@ impl Broker {
         let mut broker = Broker {
             dir,
             port,
+            persistence,
             process: None,
         };
         broker.start();
@@ -439,7 +447,7 @@ impl Broker {
         let status = process.0.wait().unwrap();
         assert!(status.success(), "mosquitto exited with {status}");
         assert!(
-            self.dir.join("mosquitto.db").is_file(),
+            !self.persistence || self.dir.join("mosquitto.db").is_file(),
             "mosquitto saved no database: {}",
             self.log()
         );
@@ -799,6 +807,48 @@ fn broker_restart_mid_stream_loses_nothing() {
     assert!(said.warning("Dropped").is_none(), "{said:?}");
     assert!(said.warning("not acknowledged").is_none(), "{said:?}");
     assert!(said.warning("lost:").is_none(), "{said:?}");
+}
+
+/// A broker without persistence forgets our session when it restarts; rumqttc alone would then
+/// drop the records it held. All 50 that were in flight are sent again, and acknowledged.
+#[test]
+fn broker_that_lost_the_session_gets_every_record_again() {
+    let mut broker = Broker::with_persistence("amnesic-broker", "allow_anonymous true", false);
+    let mut stream = Stream::new(&format!(
+        "mqtt-address={} mqtt-client-id=amnesic-pub drain-timeout=120000",
+        broker.address()
+    ));
+    stream.push(1);
+    stream.wait_acknowledged();
+    broker.freeze();
+    stream.push(50);
+    broker.stop();
+    broker.start();
+    let (stats, said) = stream.finish();
+    assert_stats(
+        &stats,
+        [
+            ("records", 51),
+            ("dropped", 0),
+            ("unacknowledged", 0),
+            ("acknowledged", 51),
+        ],
+    );
+    assert!(
+        said.infos
+            .iter()
+            .any(|i| i.ends_with("(session new); 50 unacknowledged records sent again")),
+        "{said:?}"
+    );
+    let log = broker.log();
+    let after_restart = &log[log.rfind("starting").unwrap()..];
+    assert_eq!(
+        after_restart
+            .matches("Received PUBLISH from amnesic-pub (d1")
+            .count(),
+        50,
+        "{after_restart}"
+    );
 }
 
 /// The broker is down for longer than `max-queued=20` records: of the 50 frames of the outage,
