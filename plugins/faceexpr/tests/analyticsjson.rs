@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `analyticsjson`: hand-made face metas become one JSON line per frame with every field,
 //! buffers pass through untouched, empty frames are written or skipped; the sample clip gives
-//! 472 ordered lines; a missing location fails the start.
+//! 472 ordered lines; a missing location, or MQTT settings that cannot work, fail the start.
 //!
 //! `output=mqtt`, against Debian's `mosquitto` (`persistence true`, its own directory, a free
 //! port) and a `mosquitto_sub` with a persistent QoS 1 session: the clip's 472 records arrive
@@ -1000,6 +1000,26 @@ fn frozen_broker_neither_flush_nor_stop_waits() {
     let lost = stream.wait_warning("records are lost");
     assert!(lost.starts_with("5 records"), "{lost}");
     stream.pipeline.set_state(gst::State::Null).unwrap();
+}
+
+/// Settings that cannot work fail the start, naming what is wrong.
+#[test]
+fn bad_mqtt_settings_fail_the_start() {
+    for (props, needle) in [
+        ("mqtt-ca-file=/nonexistent/ca.pem", "/nonexistent/ca.pem"),
+        (
+            "mqtt-cert-file=/tmp/c.pem mqtt-key-file=/tmp/k.pem",
+            "need TLS",
+        ),
+        ("mqtt-topic=faces/#", "topic"),
+        ("mqtt-address=localhost", "localhost"),
+        ("mqtt-password=secret", "username"),
+    ] {
+        let text = start_error(&format!(
+            "videotestsrc num-buffers=1 ! analyticsjson output=mqtt {props} ! fakesink"
+        ));
+        assert!(text.contains(needle), "{props}: {text}");
+    }
 }
 
 /// Certificates made with the openssl command-line tool: a CA, a server certificate for

@@ -64,7 +64,8 @@ const MAX_MAX_QUEUED: u32 = 1_000_000;
 const DEFAULT_DRAIN_TIMEOUT_MS: u32 = 5_000;
 const MAX_DRAIN_TIMEOUT_MS: u32 = 3_600_000;
 
-#[derive(Debug, Clone)]
+/// No `Debug`: it holds the MQTT password.
+#[derive(Clone)]
 struct Settings {
     output: Output,
     location: Option<String>,

@@ -82,8 +82,9 @@ pub struct TlsFiles {
     pub key_file: Option<PathBuf>,
 }
 
-/// Everything the publisher needs; checked by [`Publisher::start`].
-#[derive(Debug, Clone)]
+/// Everything the publisher needs; checked by [`Publisher::start`]. (No `Debug`: it holds the
+/// password.)
+#[derive(Clone)]
 pub struct Config {
     /// `host:port` (`[v6]:port` for an IPv6 literal).
     pub address: String,
