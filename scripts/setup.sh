@@ -16,7 +16,7 @@ APT_PACKAGES=(
   libespeak-ng-dev espeak-ng-data
   python3 python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0
   meson ninja-build
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients openssl procps
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

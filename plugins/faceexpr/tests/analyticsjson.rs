@@ -1,14 +1,26 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `analyticsjson`: hand-made face metas become one JSON line per frame with every field,
 //! buffers pass through untouched, empty frames are written or skipped; the sample clip gives
-//! 472 ordered lines; with `output=mqtt` a real `mosquitto` broker receives every frame's JSON,
-//! in order, byte-identical to the file; a missing broker or location fails the start.
+//! 472 ordered lines; a missing location, or MQTT settings that cannot work, fail the start.
+//!
+//! `output=mqtt`, against Debian's `mosquitto` (`persistence true`, its own directory, a free
+//! port) and a `mosquitto_sub` with a persistent QoS 1 session: the clip's 472 records arrive
+//! byte-identical to the file; a broker restarted mid-stream loses nothing (delivery is
+//! at-least-once: duplicates are counted, records deduplicated by timestamp), nor does one that
+//! forgot the session (no persistence: the records in flight are sent again); an outage longer
+//! than `max-queued` drops records with a warning that counts them; a broker that is not there
+//! never stalls the video (each frame comes out before the next goes in) and everything not sent
+//! is counted at EOS and at stop; with a frozen broker a flush wakes the EOS drain and stop
+//! returns; TLS with a client certificate and a password works with
+//! certificates made here by `openssl`, and a broker certificate from another CA is refused.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -234,24 +246,6 @@ fn no_location_is_an_error() {
     assert!(text.contains("location"), "{text}");
 }
 
-/// A loopback port with nothing listening on it (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-#[test]
-fn broker_not_running_fails_start_naming_the_address() {
-    let address = format!("127.0.0.1:{}", free_port());
-    let text = start_error(&format!(
-        "videotestsrc num-buffers=1 ! analyticsjson output=mqtt mqtt-address={address} ! fakesink"
-    ));
-    assert!(text.contains(&address), "{text}");
-    assert!(text.contains("MQTT broker"), "{text}");
-}
-
 /// Runs the sample clip through `faceexpression ! <tail> ! fakesink` to EOS.
 fn run_clip(tail: &str) {
     init();
@@ -317,6 +311,21 @@ fn sample_clip_to_file() {
     check_clip_records(&read_lines(&path));
 }
 
+// ---------------------------------------------------------------------------------------------
+// MQTT
+
+/// A loopback port with nothing listening on it (bound, then released), below Linux's
+/// ephemeral range (32768-60999): no outgoing connection takes it as its own port while a
+/// broker restarts, nor connects to itself through it.
+fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 12_000) as u16;
+    (0..12_000)
+        .map(|_| 20_000 + (start + NEXT.fetch_add(7, Ordering::Relaxed)) % 12_000)
+        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free port")
+}
+
 /// A spawned process killed (and reaped) when the test ends, passing or not.
 struct Spawned(Child);
 
@@ -328,109 +337,418 @@ impl Drop for Spawned {
 }
 
 fn find_program(name: &str) -> PathBuf {
-    ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} not installed: run scripts/setup.sh"))
+    [
+        "/usr/sbin",
+        "/usr/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/bin",
+    ]
+    .iter()
+    .map(|dir| Path::new(dir).join(name))
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| panic!("{name} not installed: run scripts/setup.sh"))
 }
 
-/// Starts Debian's mosquitto on a free loopback port and waits until it accepts connections.
-fn start_broker() -> (Spawned, u16) {
-    let port = free_port();
-    let conf = temp_path("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let broker = Spawned(
-        Command::new(find_program("mosquitto"))
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto"),
+/// Runs `program args…` to success.
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(find_program(program))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+}
+
+/// A fresh directory under Cargo's per-target temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = temp_path(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Debian's mosquitto on a free loopback port with its own configuration, log and persistence
+/// directory (`persistence true`). `stop()` ends it with SIGTERM, as a service restart does (it
+/// saves its database then), and `start()` runs it again on the same port.
+struct Broker {
+    dir: PathBuf,
+    port: u16,
+    persistence: bool,
+    process: Option<Spawned>,
+}
+
+impl Broker {
+    /// `extra`: more configuration lines (authentication, the listener's TLS files).
+    fn new(name: &str, extra: &str) -> Broker {
+        Broker::with_persistence(name, extra, true)
     }
-    (broker, port)
+
+    fn with_persistence(name: &str, extra: &str, persistence: bool) -> Broker {
+        let dir = temp_dir(name);
+        let port = free_port();
+        std::fs::write(
+            dir.join("mosquitto.conf"),
+            format!(
+                "user root\npersistence {persistence}\npersistence_location {dir}/\n\
+                 log_dest file {dir}/mosquitto.log\nlog_type all\n\
+                 listener {port} 127.0.0.1\n{extra}\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let mut broker = Broker {
+            dir,
+            port,
+            persistence,
+            process: None,
+        };
+        broker.start();
+        broker
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        assert!(self.process.is_none(), "already running");
+        self.process = Some(Spawned(
+            Command::new(find_program("mosquitto"))
+                .arg("-c")
+                .arg(self.dir.join("mosquitto.conf"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn mosquitto"),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}: {}",
+                self.port,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Freezes the broker (SIGSTOP): connections stay open, nothing is acknowledged.
+    fn freeze(&self) {
+        let process = self.process.as_ref().expect("running");
+        run("kill", &["-STOP", &process.0.id().to_string()]);
+    }
+
+    fn stop(&mut self) {
+        let mut process = self.process.take().expect("running");
+        let pid = process.0.id().to_string();
+        run("kill", &["-TERM", &pid]);
+        // In case it was frozen.
+        run("kill", &["-CONT", &pid]);
+        let status = process.0.wait().unwrap();
+        assert!(status.success(), "mosquitto exited with {status}");
+        assert!(
+            !self.persistence || self.dir.join("mosquitto.db").is_file(),
+            "mosquitto saved no database: {}",
+            self.log()
+        );
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+/// `mosquitto_sub` on topic `faceexpression` with a persistent session (`-c -i <id>`) at QoS 1:
+/// it reconnects by itself after a broker restart, and the broker keeps its messages meanwhile.
+struct Subscriber {
+    _process: Spawned,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Subscriber {
+    fn new(port: u16, id: &str, extra: &[&str]) -> Subscriber {
+        let mut process = Spawned(
+            // Line-buffered: mosquitto_sub's lines would otherwise sit in a pipe buffer.
+            Command::new(find_program("stdbuf"))
+                .arg("-oL")
+                .arg(find_program("mosquitto_sub"))
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args([
+                    "-t",
+                    "faceexpression",
+                    "-q",
+                    "1",
+                    "-c",
+                    "-i",
+                    id,
+                    "-v",
+                    "-d",
+                ])
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn mosquitto_sub"),
+        );
+        let stdout = process.0.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let subscriber = Subscriber {
+            _process: process,
+            lines,
+        };
+        // `-d` prints the SUBACK: the subscription is live.
+        subscriber.wait_until("mosquitto_sub subscribed", |lines| {
+            lines.iter().any(|l| l.contains("received SUBACK"))
+        });
+        subscriber
+    }
+
+    #[track_caller]
+    fn wait_until(&self, what: &str, done: impl Fn(&[String]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done(&self.lines.lock().unwrap()) {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every record received so far (the JSON), duplicates included.
+    fn records(&self) -> Vec<String> {
+        records_in(&self.lines.lock().unwrap())
+    }
+
+    /// Waits until `want` distinct records arrived; returns them all, duplicates included.
+    #[track_caller]
+    fn wait_for(&self, want: usize) -> Vec<String> {
+        self.wait_until(&format!("{want} distinct records"), |lines| {
+            distinct_timestamps(&records_in(lines)).len() >= want
+        });
+        self.records()
+    }
+}
+
+/// The records among `mosquitto_sub -v -d`'s lines (the others are its debug lines).
+fn records_in(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("faceexpression ").map(str::to_owned))
+        .collect()
+}
+
+/// The records' `timestamp`s (ms), without duplicates.
+fn distinct_timestamps(records: &[String]) -> BTreeSet<u64> {
+    records
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r}"));
+            v["timestamp"].as_u64().expect("timestamp") / 1_000_000
+        })
+        .collect()
+}
+
+/// Frames `range` (40 ms apart) as timestamps in ms.
+fn frames(range: std::ops::Range<u64>) -> BTreeSet<u64> {
+    range.map(|i| i * 40).collect()
+}
+
+/// What the bus said while a [`Stream`] ran.
+#[derive(Debug, Default)]
+struct Said {
+    warnings: Vec<String>,
+    infos: Vec<String>,
+}
+
+impl Said {
+    fn warning(&self, needle: &str) -> Option<&String> {
+        self.warnings.iter().find(|w| w.contains(needle))
+    }
+}
+
+/// `appsrc ! analyticsjson output=mqtt … ! appsink`. Frames go in one at a time and each must come
+/// out before the next goes in: the video provably does not wait on the broker.
+struct Stream {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+    sink: gst_app::AppSink,
+    element: gst::Element,
+    next: u64,
+    said: Said,
+}
+
+impl Stream {
+    fn new(props: &str) -> Stream {
+        init();
+        let pipeline = support::pipeline(&format!(
+            "appsrc name=src format=time caps=video/x-raw,format=RGB,width={W},height={H},\
+             framerate=25/1 ! analyticsjson name=json output=mqtt {props} ! \
+             appsink name=sink sync=false"
+        ));
+        let stream = Stream {
+            src: support::app_src(&pipeline, "src"),
+            sink: support::app_sink(&pipeline, "sink"),
+            element: pipeline.by_name("json").unwrap(),
+            pipeline,
+            next: 0,
+            said: Said::default(),
+        };
+        stream
+            .pipeline
+            .set_state(gst::State::Playing)
+            .expect("the pipeline starts");
+        stream
+    }
+
+    /// Pushes `count` frames, each with one face, 40 ms apart.
+    fn push(&mut self, count: u64) {
+        for _ in 0..count {
+            let pts_ms = self.next * 40;
+            self.next += 1;
+            self.src.push_buffer(frame(pts_ms, 1)).expect("pushed");
+            let sample = self
+                .sink
+                .try_pull_sample(gst::ClockTime::from_seconds(60))
+                .expect("the frame passes through");
+            assert_eq!(
+                sample.buffer().unwrap().pts(),
+                Some(gst::ClockTime::from_mseconds(pts_ms))
+            );
+        }
+    }
+
+    fn stat(&self, field: &str) -> u64 {
+        let stats = self.element.property::<gst::Structure>("stats");
+        stats
+            .get(field)
+            .unwrap_or_else(|e| panic!("{field}: {e} in {stats}"))
+    }
+
+    /// Waits (bounded) until the broker acknowledged every queued record.
+    fn wait_acknowledged(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.stat("unacknowledged") > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "records never acknowledged: {}; {:?}",
+                self.element.property::<gst::Structure>("stats"),
+                self.said
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Takes bus messages for up to `timeout` or until `until` says so; panics on an error.
+    fn listen(&mut self, timeout: Duration, until: impl Fn(&gst::Message, &Said) -> bool) -> bool {
+        let bus = self.pipeline.bus().unwrap();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let types = [
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Warning,
+                gst::MessageType::Info,
+            ];
+            let left = deadline.saturating_duration_since(Instant::now());
+            // A zero timeout would give up before looking.
+            let msg = if left.is_zero() {
+                bus.pop_filtered(&types)
+            } else {
+                bus.timed_pop_filtered(
+                    gst::ClockTime::from_nseconds(left.as_nanos() as u64),
+                    &types,
+                )
+            };
+            let Some(msg) = msg else {
+                return false;
+            };
+            match msg.view() {
+                gst::MessageView::Error(e) => panic!("error: {} ({:?})", e.error(), e.debug()),
+                gst::MessageView::Warning(w) => self.said.warnings.push(w.error().to_string()),
+                gst::MessageView::Info(i) => self.said.infos.push(i.error().to_string()),
+                _ => {}
+            }
+            if until(&msg, &self.said) {
+                return true;
+            }
+        }
+    }
+
+    /// Waits (bounded) for a warning containing `needle`.
+    fn wait_warning(&mut self, needle: &str) -> String {
+        if let Some(w) = self.said.warning(needle) {
+            return w.clone();
+        }
+        assert!(
+            self.listen(Duration::from_secs(60), |_, said| said
+                .warning(needle)
+                .is_some()),
+            "no warning with {needle:?}: {:?}",
+            self.said
+        );
+        self.said.warning(needle).unwrap().clone()
+    }
+
+    /// Sends EOS and waits until it came out (after `drain-timeout` at most), stops the
+    /// pipeline; returns the stats at EOS and what the bus said.
+    fn finish(mut self) -> (gst::Structure, Said) {
+        self.src.end_of_stream().expect("EOS");
+        assert!(
+            self.listen(Duration::from_secs(300), |msg, _| matches!(
+                msg.view(),
+                gst::MessageView::Eos(_)
+            )),
+            "no EOS"
+        );
+        let stats = self.element.property::<gst::Structure>("stats");
+        // READY first: the warnings of stop() are still on the bus (NULL flushes it).
+        self.pipeline.set_state(gst::State::Ready).unwrap();
+        self.listen(Duration::ZERO, |_, _| false);
+        self.pipeline.set_state(gst::State::Null).unwrap();
+        (stats, self.said)
+    }
+}
+
+#[track_caller]
+fn assert_stats(stats: &gst::Structure, want: [(&str, u64); 4]) {
+    for (field, value) in want {
+        assert_eq!(
+            stats.get::<u64>(field).unwrap(),
+            value,
+            "{field} in {stats}"
+        );
+    }
 }
 
 #[test]
 fn sample_clip_to_mqtt_broker_loses_nothing() {
-    let (broker, port) = start_broker();
-    // Subscribe first (QoS 1); `-d` prints the SUBACK so we know the subscription is live.
-    let mut sub = Spawned(
-        // Line-buffered: mosquitto_sub's debug lines would otherwise sit in a pipe buffer.
-        Command::new(find_program("stdbuf"))
-            .arg("-oL")
-            .arg(find_program("mosquitto_sub"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-t", "faceexpression", "-q", "1", "-v", "-d"])
-            .args(["-C", "472", "-W", "300"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto_sub"),
-    );
-    let stdout = sub.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("mosquitto_sub subscribed");
-        if line.contains("received SUBACK") {
-            break;
-        }
-    }
-
+    let broker = Broker::new("clip-broker", "allow_anonymous true");
+    let subscriber = Subscriber::new(broker.port, "clip-sub", &[]);
     // The file copy (first element) is the reference the broker's messages must equal.
     let path = temp_path("clip-mqtt.jsonl");
     run_clip(&format!(
-        "analyticsjson location={} ! analyticsjson output=mqtt mqtt-address=127.0.0.1:{port} \
-         mqtt-client-id=analyticsjson-test",
-        path.display()
+        "analyticsjson location={} ! analyticsjson output=mqtt mqtt-address={} \
+         mqtt-client-id=analyticsjson-test drain-timeout=120000",
+        path.display(),
+        broker.address()
     ));
-
-    // Every message was acknowledged by the broker before EOS; mosquitto_sub exits after 472.
-    let mut received = Vec::new();
-    while received.len() < 472 {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                if let Some(json) = line.strip_prefix("faceexpression ") {
-                    received.push(json.to_owned());
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    drop(sub);
-    let _ = reader.join();
-    drop(broker);
-
+    let received = subscriber.wait_for(472);
     let file = std::fs::read_to_string(&path).unwrap();
     let expected: Vec<&str> = file.lines().collect();
-    assert_eq!(
-        received.len(),
-        expected.len(),
-        "messages received vs frames"
-    );
+    assert_eq!(received.len(), expected.len(), "messages vs frames");
     for (i, (got, want)) in received.iter().zip(&expected).enumerate() {
         assert_eq!(got, want, "message {i} differs from the file's line");
     }
@@ -439,4 +757,428 @@ fn sample_clip_to_mqtt_broker_loses_nothing() {
         .map(|s| serde_json::from_str(s).unwrap())
         .collect();
     check_clip_records(&lines);
+}
+
+/// The broker is restarted (SIGTERM, then started again) while records are in flight and 100
+/// more frames pass while it is down: every one of the 300 records reaches the subscriber.
+#[test]
+fn broker_restart_mid_stream_loses_nothing() {
+    let mut broker = Broker::new("restart-broker", "allow_anonymous true");
+    let subscriber = Subscriber::new(broker.port, "restart-sub", &[]);
+    let address = broker.address();
+    let mut stream = Stream::new(&format!(
+        "mqtt-address={address} mqtt-client-id=restart-pub drain-timeout=120000"
+    ));
+    // Connected and delivering; then the broker freezes, 99 records go out unacknowledged, and
+    // it restarts with them in flight (whether it had read them or not).
+    stream.push(1);
+    stream.wait_acknowledged();
+    broker.freeze();
+    stream.push(99);
+    let in_flight = stream.stat("unacknowledged");
+    broker.stop();
+    stream.push(100);
+    broker.start();
+    stream.push(100);
+    let (stats, said) = stream.finish();
+
+    let received = subscriber.wait_for(300);
+    let distinct = distinct_timestamps(&received);
+    println!(
+        "restart: {in_flight} records unacknowledged at the restart; {} records received, \
+         {} distinct, {} duplicates",
+        received.len(),
+        distinct.len(),
+        received.len() - distinct.len()
+    );
+    assert_eq!(distinct, frames(0..300), "every record, once deduplicated");
+    assert_stats(
+        &stats,
+        [
+            ("records", 300),
+            ("dropped", 0),
+            ("unacknowledged", 0),
+            ("acknowledged", 300),
+        ],
+    );
+    assert!(
+        said.warning(&format!(
+            "Lost the connection to the MQTT broker at {address}"
+        ))
+        .is_some(),
+        "{said:?}"
+    );
+    assert!(
+        said.infos
+            .iter()
+            .any(|i| i.contains("Connected to the MQTT broker") && i.contains("session resumed")),
+        "{said:?}"
+    );
+    assert!(said.warning("Dropped").is_none(), "{said:?}");
+    assert!(said.warning("not acknowledged").is_none(), "{said:?}");
+    assert!(said.warning("lost:").is_none(), "{said:?}");
+}
+
+/// A broker without persistence forgets our session when it restarts; rumqttc alone would then
+/// drop the records it held. All 50 that were in flight are sent again, and acknowledged.
+/// (Whether with the DUP flag depends on whether the connection had taken them yet.)
+#[test]
+fn broker_that_lost_the_session_gets_every_record_again() {
+    let mut broker = Broker::with_persistence("amnesic-broker", "allow_anonymous true", false);
+    let mut stream = Stream::new(&format!(
+        "mqtt-address={} mqtt-client-id=amnesic-pub drain-timeout=120000",
+        broker.address()
+    ));
+    stream.push(1);
+    stream.wait_acknowledged();
+    broker.freeze();
+    stream.push(50);
+    broker.stop();
+    broker.start();
+    let (stats, said) = stream.finish();
+    assert_stats(
+        &stats,
+        [
+            ("records", 51),
+            ("dropped", 0),
+            ("unacknowledged", 0),
+            ("acknowledged", 51),
+        ],
+    );
+    assert!(
+        said.infos
+            .iter()
+            .any(|i| i.ends_with("(session new); 50 unacknowledged records sent again")),
+        "{said:?}"
+    );
+    // Each once after the restart: those sent before with the DUP flag, those the connection
+    // had not taken yet without.
+    let log = broker.log();
+    let after_restart = &log[log.rfind("starting").unwrap()..];
+    assert_eq!(
+        after_restart
+            .matches("Received PUBLISH from amnesic-pub")
+            .count(),
+        50,
+        "{after_restart}"
+    );
+}
+
+/// The broker is down for longer than `max-queued=20` records: of the 50 frames of the outage,
+/// the first 20 are queued and sent after the restart, the other 30 are dropped and counted in a
+/// warning; the video never waits.
+#[test]
+fn outage_longer_than_the_queue_drops_with_a_count() {
+    let mut broker = Broker::new("outage-broker", "allow_anonymous true");
+    let subscriber = Subscriber::new(broker.port, "outage-sub", &[]);
+    let address = broker.address();
+    let mut stream = Stream::new(&format!(
+        "mqtt-address={address} mqtt-client-id=outage-pub max-queued=20 drain-timeout=120000"
+    ));
+    stream.push(10);
+    stream.wait_acknowledged();
+    broker.stop();
+    stream.push(50);
+    assert_eq!(
+        (stream.stat("unacknowledged"), stream.stat("dropped")),
+        (20, 30)
+    );
+    let full = stream.wait_warning("The MQTT queue is full");
+    broker.start();
+    stream.wait_acknowledged();
+    // Paced, so that this queue of 20 never fills up again.
+    for _ in 0..5 {
+        stream.push(10);
+        stream.wait_acknowledged();
+    }
+    let (stats, said) = stream.finish();
+
+    let received = subscriber.wait_for(80);
+    let distinct = distinct_timestamps(&received);
+    println!(
+        "outage: {} records received, {} distinct; warnings: {:?}",
+        received.len(),
+        distinct.len(),
+        said.warnings
+    );
+    let want: BTreeSet<u64> = frames(0..30).union(&frames(60..110)).copied().collect();
+    assert_eq!(distinct, want);
+    assert_stats(
+        &stats,
+        [
+            ("records", 80),
+            ("dropped", 30),
+            ("unacknowledged", 0),
+            ("acknowledged", 80),
+        ],
+    );
+    assert!(full.contains(&address), "{full}");
+    let dropped = said.warning("Dropped").expect("a dropped-records warning");
+    assert_eq!(
+        dropped,
+        &format!(
+            "Dropped 30 records (timestamps 0:00:01.200000000 to 0:00:02.360000000): the MQTT \
+             queue was full (max-queued=20 records not yet acknowledged by the broker at \
+             {address})"
+        )
+    );
+    assert_eq!(distinct.len() + 30, 110, "received + dropped = pushed");
+}
+
+/// No broker at all: frames pass, the failure is a warning naming the address, a full queue
+/// drops with a count, EOS waits `drain-timeout=0` and counts what was not sent, stop counts
+/// what is lost.
+#[test]
+fn broker_not_running_warns_and_never_stalls() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut stream = Stream::new(&format!(
+        "mqtt-address={address} max-queued=3 drain-timeout=0"
+    ));
+    let failed = stream.wait_warning("Could not connect to the MQTT broker");
+    assert!(failed.contains(&address), "{failed}");
+    stream.push(10);
+    let (stats, said) = stream.finish();
+    assert_stats(
+        &stats,
+        [
+            ("records", 3),
+            ("dropped", 7),
+            ("unacknowledged", 3),
+            ("acknowledged", 0),
+        ],
+    );
+    println!("warnings: {:#?}", said.warnings);
+    for needle in [
+        "Dropped 7 records (timestamps 0:00:00.120000000 to 0:00:00.360000000)".to_owned(),
+        format!(
+            "3 records were not acknowledged by the MQTT broker at {address} within drain-timeout=0 ms"
+        ),
+        format!("3 records are lost: the element stopped before the MQTT broker at {address}"),
+    ] {
+        assert!(
+            said.warning(&needle).is_some(),
+            "{needle:?} in {:#?}",
+            said.warnings
+        );
+    }
+}
+
+/// A broker that accepts connections and never answers (frozen with SIGSTOP) while EOS waits
+/// `drain-timeout=3600000` for it: a flush wakes the EOS at once and counts what was not sent,
+/// and stopping the pipeline returns and counts what is lost.
+#[test]
+fn frozen_broker_neither_flush_nor_stop_waits() {
+    let broker = Broker::new("frozen-broker", "allow_anonymous true");
+    let mut stream = Stream::new(&format!(
+        "mqtt-address={} mqtt-client-id=frozen-pub drain-timeout=3600000",
+        broker.address()
+    ));
+    stream.push(1);
+    stream.wait_acknowledged();
+    broker.freeze();
+    stream.push(5);
+    // EOS enters the element on appsrc's streaming thread and waits there.
+    let pad = stream.element.static_pad("sink").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = Mutex::new(tx);
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(e)) = &info.data
+            && e.type_() == gst::EventType::Eos
+        {
+            let _ = tx.lock().unwrap().send(());
+        }
+        gst::PadProbeReturn::Ok
+    });
+    stream.src.end_of_stream().expect("EOS");
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("EOS reached the element");
+    assert!(pad.send_event(gst::event::FlushStart::new()));
+    let unsent = stream.wait_warning("were not acknowledged");
+    assert!(unsent.starts_with("5 records"), "{unsent}");
+    assert!(pad.send_event(gst::event::FlushStop::new(true)));
+    stream.pipeline.set_state(gst::State::Ready).unwrap();
+    let lost = stream.wait_warning("records are lost");
+    assert!(lost.starts_with("5 records"), "{lost}");
+    stream.pipeline.set_state(gst::State::Null).unwrap();
+}
+
+/// Settings that cannot work fail the start, naming what is wrong.
+#[test]
+fn bad_mqtt_settings_fail_the_start() {
+    for (props, needle) in [
+        ("mqtt-ca-file=/nonexistent/ca.pem", "/nonexistent/ca.pem"),
+        (
+            "mqtt-cert-file=/tmp/c.pem mqtt-key-file=/tmp/k.pem",
+            "need TLS",
+        ),
+        ("mqtt-topic=faces/#", "topic"),
+        ("mqtt-address=localhost", "localhost"),
+        ("mqtt-password=secret", "username"),
+    ] {
+        let text = start_error(&format!(
+            "videotestsrc num-buffers=1 ! analyticsjson output=mqtt {props} ! fakesink"
+        ));
+        assert!(text.contains(needle), "{props}: {text}");
+    }
+}
+
+/// Certificates made with the openssl command-line tool: a CA, a server certificate for
+/// 127.0.0.1 and a client certificate signed by it, and an unrelated CA.
+struct Certificates {
+    dir: PathBuf,
+}
+
+impl Certificates {
+    fn new(dir: &Path) -> Certificates {
+        let path = |name: &str| dir.join(name).display().to_string();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for ca in ["ca", "other-ca"] {
+            let mut args = vec!["req", "-x509", "-days", "2", "-subj"];
+            let subject = format!("/CN=analyticsjson test {ca}");
+            let (key, cert) = (path(&format!("{ca}.key")), path(&format!("{ca}.pem")));
+            args.extend([subject.as_str(), "-keyout", &key, "-out", &cert]);
+            args.extend(ec);
+            run("openssl", &args);
+        }
+        for (name, extensions) in [
+            (
+                "server",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+            ),
+            ("client", "extendedKeyUsage=clientAuth\n"),
+        ] {
+            let ext = path(&format!("{name}.ext"));
+            std::fs::write(&ext, extensions).unwrap();
+            let (key, csr, cert) = (
+                path(&format!("{name}.key")),
+                path(&format!("{name}.csr")),
+                path(&format!("{name}.pem")),
+            );
+            let subject = format!("/CN=analyticsjson test {name}");
+            let mut args = vec!["req", "-subj", &subject, "-keyout", &key, "-out", &csr];
+            args.extend(ec);
+            run("openssl", &args);
+            run(
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-days",
+                    "2",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    &path("ca.pem"),
+                    "-CAkey",
+                    &path("ca.key"),
+                    "-CAcreateserial",
+                    "-extfile",
+                    &ext,
+                    "-out",
+                    &cert,
+                ],
+            );
+        }
+        Certificates {
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+/// TLS with a client certificate, a username and a password: the records arrive; the same broker
+/// verified with another CA is refused (a warning, the record counted as not sent).
+#[test]
+fn tls_with_client_certificate_and_password() {
+    let dir = temp_dir("tls");
+    let certs = Certificates::new(&dir);
+    let passwd = dir.join("passwd").display().to_string();
+    run(
+        "mosquitto_passwd",
+        &["-c", "-b", &passwd, "camera", "s3cret"],
+    );
+    let broker = Broker::new(
+        "tls-broker",
+        &format!(
+            "allow_anonymous false\npassword_file {passwd}\ncafile {}\ncertfile {}\nkeyfile {}\n\
+             require_certificate true\n",
+            certs.path("ca.pem"),
+            certs.path("server.pem"),
+            certs.path("server.key")
+        ),
+    );
+    let client_tls = [
+        "--cafile",
+        &certs.path("ca.pem"),
+        "--cert",
+        &certs.path("client.pem"),
+        "--key",
+        &certs.path("client.key"),
+        "-u",
+        "camera",
+        "-P",
+        "s3cret",
+        // The subscriber only reads; the publisher under test checks the name.
+        "--insecure",
+    ]
+    .map(str::to_owned);
+    let client_tls: Vec<&str> = client_tls.iter().map(String::as_str).collect();
+    let subscriber = Subscriber::new(broker.port, "tls-sub", &client_tls);
+    let address = broker.address();
+    let tls = format!(
+        "mqtt-address={address} mqtt-cert-file={} mqtt-key-file={} mqtt-username=camera \
+         mqtt-password=s3cret",
+        certs.path("client.pem"),
+        certs.path("client.key")
+    );
+
+    let mut stream = Stream::new(&format!(
+        "{tls} mqtt-ca-file={} mqtt-client-id=tls-pub drain-timeout=120000",
+        certs.path("ca.pem")
+    ));
+    stream.push(20);
+    let (stats, said) = stream.finish();
+    assert_eq!(distinct_timestamps(&subscriber.wait_for(20)), frames(0..20));
+    assert_eq!(stats.get::<u64>("acknowledged").unwrap(), 20, "{stats}");
+    assert!(said.warnings.is_empty(), "{said:?}");
+
+    let mut stream = Stream::new(&format!(
+        "{tls} mqtt-ca-file={} mqtt-client-id=tls-wrong-ca drain-timeout=0",
+        certs.path("other-ca.pem")
+    ));
+    let refused = stream.wait_warning("Could not connect to the MQTT broker");
+    println!("wrong CA: {refused}");
+    assert!(refused.contains("UnknownIssuer"), "{refused}");
+    stream.push(1);
+    let (stats, said) = stream.finish();
+    assert_stats(
+        &stats,
+        [
+            ("records", 1),
+            ("dropped", 0),
+            ("unacknowledged", 1),
+            ("acknowledged", 0),
+        ],
+    );
+    assert!(said.warning("1 records are lost").is_some(), "{said:?}");
+
+    let mut stream = Stream::new(&format!(
+        "{} mqtt-ca-file={} mqtt-client-id=tls-wrong-password drain-timeout=0",
+        tls.replace("mqtt-password=s3cret", "mqtt-password=wrong"),
+        certs.path("ca.pem")
+    ));
+    let refused = stream.wait_warning("Could not connect to the MQTT broker");
+    println!("wrong password: {refused}");
+    assert!(refused.contains("refused"), "{refused}");
+    stream.finish();
+    assert_eq!(subscriber.records().len(), 20, "nothing more arrived");
 }
