@@ -49,30 +49,45 @@ fn discover(mp4: &Path) -> String {
     text
 }
 
+/// Decodes track `track` (`audio_0`, `video_0`) of `mp4` through `convert` (a gst-launch
+/// fragment) into the file `out`.
+fn decode_track(mp4: &Path, track: &str, convert: &str, out: &Path) {
+    let mut args = vec![
+        "-q".to_owned(),
+        "filesrc".to_owned(),
+        format!("location={}", mp4.display()),
+        "!".to_owned(),
+        "qtdemux".to_owned(),
+        "name=demux".to_owned(),
+        format!("demux.{track}"),
+        "!".to_owned(),
+        "decodebin".to_owned(),
+        "!".to_owned(),
+    ];
+    args.extend(convert.split_whitespace().map(str::to_owned));
+    args.extend(["!".to_owned(), "filesink".to_owned()]);
+    args.push(format!("location={}", out.display()));
+    let status = Command::new("gst-launch-1.0")
+        .args(&args)
+        .status()
+        .expect("gst-launch-1.0 runs");
+    assert!(status.success(), "decoding {track} of {}", mp4.display());
+}
+
 /// The MP4's audio track decoded to mono S16 at [`RATE`].
 fn audio(mp4: &Path) -> Vec<i16> {
     let out = out_file(&format!(
         "{}.wav",
         mp4.file_name().unwrap().to_string_lossy()
     ));
-    let status = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(["filesrc", &format!("location={}", mp4.display())])
-        .args([
-            "!",
-            "qtdemux",
-            "name=demux",
-            "demux.audio_0",
-            "!",
-            "decodebin",
-        ])
-        .args(["!", "audioconvert", "!", "audioresample", "!"])
-        .arg(format!("audio/x-raw,format=S16LE,channels=1,rate={RATE}"))
-        .args(["!", "wavenc", "!", "filesink"])
-        .arg(format!("location={}", out.display()))
-        .status()
-        .expect("gst-launch-1.0 runs");
-    assert!(status.success(), "decoding the audio of {}", mp4.display());
+    decode_track(
+        mp4,
+        "audio_0",
+        &format!(
+            "audioconvert ! audioresample ! audio/x-raw,format=S16LE,channels=1,rate={RATE} ! wavenc"
+        ),
+        &out,
+    );
     let (rate, channels, bits, data) = wav(&out);
     assert_eq!((rate as f64, channels, bits), (RATE, 1, 16));
     let samples: Vec<i16> = data
@@ -173,24 +188,12 @@ fn caption_pixels(mp4: &Path) -> Vec<usize> {
         "{}.gray",
         mp4.file_name().unwrap().to_string_lossy()
     ));
-    let status = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(["filesrc", &format!("location={}", mp4.display())])
-        .args([
-            "!",
-            "qtdemux",
-            "name=demux",
-            "demux.video_0",
-            "!",
-            "decodebin",
-        ])
-        .args(["!", "videoconvert", "!", "videorate", "!"])
-        .arg("video/x-raw,format=GRAY8,width=640,height=360,framerate=4/1")
-        .args(["!", "filesink"])
-        .arg(format!("location={}", raw.display()))
-        .status()
-        .expect("gst-launch-1.0 runs");
-    assert!(status.success(), "decoding the video of {}", mp4.display());
+    decode_track(
+        mp4,
+        "video_0",
+        "videoconvert ! videorate ! video/x-raw,format=GRAY8,width=640,height=360,framerate=4/1",
+        &raw,
+    );
     let data = std::fs::read(&raw).unwrap();
     data.chunks_exact(640 * 360)
         .map(|frame| frame[280 * 640..].iter().filter(|&&p| p >= 235).count())

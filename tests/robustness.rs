@@ -12,18 +12,11 @@
 //! Needs the provisioned voice JSON: the tests fail when it is missing.
 
 use neural_media::tts::text::MAX_SENTENCE_CHARS;
-use neural_media::tts::{ChunkIds, Chunking, Phonemizer, VoiceConfig, text_to_ids};
+use neural_media::tts::{ChunkIds, Chunking, VoiceConfig, text_to_ids};
 use proptest::prelude::*;
 
-/// The espeak-ng phonemizer (GPL glue lives outside the core).
-struct Espeak;
-
-impl Phonemizer for Espeak {
-    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
-        espeak_ng::phonemize(voice, text)
-            .map_err(|e| neural_media::Error::Phonemizer(e.to_string()))
-    }
-}
+mod common;
+use common::Espeak;
 
 fn voice_config() -> VoiceConfig {
     use std::sync::OnceLock;

@@ -6,18 +6,11 @@
 //! audio. Needs the provisioned voice: the tests fail when it is missing.
 
 use neural_media::tts::ssml::{self, Segment, Step};
-use neural_media::tts::{Chunking, Normalize, Phonemizer, SynthesisConfig, Voice, VoiceConfig};
+use neural_media::tts::{Chunking, Normalize, SynthesisConfig, Voice, VoiceConfig};
 use proptest::prelude::*;
 
-/// The espeak-ng phonemizer (GPL glue lives outside the core).
-struct Espeak;
-
-impl Phonemizer for Espeak {
-    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
-        espeak_ng::phonemize(voice, text)
-            .map_err(|e| neural_media::Error::Phonemizer(e.to_string()))
-    }
-}
+mod common;
+use common::Espeak;
 
 fn model_path() -> std::path::PathBuf {
     neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE)

@@ -7,17 +7,10 @@
 //! agreement checks both the splitter and the id mapping. Needs the provisioned voice JSON: the
 //! test fails when it is missing.
 
-use neural_media::tts::{Chunking, Phonemizer, VoiceConfig, text_to_ids};
+use neural_media::tts::{Chunking, VoiceConfig, text_to_ids};
 
-/// The espeak-ng phonemizer (GPL glue lives outside the core).
-struct Espeak;
-
-impl Phonemizer for Espeak {
-    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
-        espeak_ng::phonemize(voice, text)
-            .map_err(|e| neural_media::Error::Phonemizer(e.to_string()))
-    }
-}
+mod common;
+use common::Espeak;
 
 #[derive(serde::Deserialize)]
 struct Fixture {

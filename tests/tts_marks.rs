@@ -5,17 +5,11 @@
 
 use std::ops::ControlFlow;
 
-use neural_media::Error;
 use neural_media::assets::{DEFAULT_VOICE, PROVISIONED_VOICE, data_file};
-use neural_media::tts::{Chunk, Normalize, Phonemizer, SynthesisConfig, Voice};
+use neural_media::tts::{Chunk, Normalize, SynthesisConfig, Voice};
 
-struct Espeak;
-
-impl Phonemizer for Espeak {
-    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
-        espeak_ng::phonemize(voice, text).map_err(|e| Error::Phonemizer(e.to_string()))
-    }
-}
+mod common;
+use common::Espeak;
 
 fn load(relative: &str) -> Voice {
     Voice::load(&data_file(relative), None, &Default::default())

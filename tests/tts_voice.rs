@@ -7,16 +7,10 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use neural_media::Error;
-use neural_media::tts::{Chunk, Chunking, Normalize, Phonemizer, SynthesisConfig, Voice};
+use neural_media::tts::{Chunk, Chunking, Normalize, SynthesisConfig, Voice};
 
-/// The espeak-ng phonemizer (GPL glue lives outside the core).
-struct Espeak;
-
-impl Phonemizer for Espeak {
-    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
-        espeak_ng::phonemize(voice, text).map_err(|e| Error::Phonemizer(e.to_string()))
-    }
-}
+mod common;
+use common::Espeak;
 
 /// "Hello world." for en_US-joe-medium, as the front end produces it (kept fixed here so that
 /// the model is tested on its own).

@@ -99,3 +99,13 @@ pub fn rgb_frame(img: &image::RgbImage) -> neural_media::face::Frame<'_> {
     )
     .expect("an RGB image is a valid frame")
 }
+
+/// The espeak-ng phonemizer for the core's TTS front end (the GPL glue lives outside the core).
+pub struct Espeak;
+
+impl neural_media::tts::Phonemizer for Espeak {
+    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
+        espeak_ng::phonemize(voice, text)
+            .map_err(|e| neural_media::Error::Phonemizer(e.to_string()))
+    }
+}

@@ -148,10 +148,51 @@ impl State {
     }
 }
 
+/// Code points of the scripts from Armenian to Sinhala (Armenian, Hebrew, Arabic, Syriac, Thaana,
+/// NKo, Samaritan, Mandaic and the Indic scripts), Georgian and the Hangul Jamo.
+///
+/// On text in a voice of another script, Debian's espeak-ng 1.51 switches language for these
+/// characters, and reads freed memory while it does (valgrind: "Invalid read" in
+/// `espeak_TextToPhonemes`, found by scanning U+0020–U+1DFF, U+1E00–U+2BFF, U+3000–U+30FF and
+/// U+F900–U+FFFF one character at a time in an `en-us` text; `tests/ssml.rs`'s property test crashed
+/// with SIGSEGV on U+0D59). Latin, Greek, Cyrillic, punctuation, symbols, kana and emoji were clean.
+const GUARDED: &[std::ops::RangeInclusive<char>] = &[
+    '\u{0530}'..='\u{0DFF}',
+    '\u{10A0}'..='\u{10FF}',
+    '\u{1100}'..='\u{11FF}',
+];
+
+/// Languages (espeak-ng voice names up to the first `-`) written in a [`GUARDED`] script: their
+/// text is passed as it is.
+const GUARDED_SCRIPT_LANGUAGES: &[&str] = &[
+    "hy", "hyw", "he", "yi", "ar", "fa", "ur", "ps", "sd", "ug", "ku", "ckb", "syr", "dv", "hi",
+    "mr", "ne", "sa", "bn", "as", "pa", "gu", "or", "ta", "te", "kn", "ml", "si", "bpy", "mai",
+    "kok", "bho", "sat", "mni", "ks", "ka", "ko",
+];
+
+/// `text` without NUL characters and, for a voice of a language not written in a [`GUARDED`]
+/// script, with those scripts' characters replaced by spaces (espeak would switch language for
+/// them; the voice has no phonemes for them either).
+fn guard_foreign_scripts(voice: &str, text: &str) -> String {
+    let language = voice.split(['-', '_']).next().unwrap_or(voice);
+    let keep = GUARDED_SCRIPT_LANGUAGES.contains(&language.to_ascii_lowercase().as_str());
+    text.chars()
+        .filter(|&c| c != '\0')
+        .map(|c| {
+            if !keep && GUARDED.iter().any(|range| range.contains(&c)) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Translates `text` into IPA phonemes with the espeak-ng voice `voice` (e.g. `"en-us"`).
 ///
 /// Clauses are joined with a single space; punctuation is not part of the output. NUL characters
-/// in `text` are dropped. Empty or whitespace-only text gives an empty string.
+/// in `text` are dropped, and so are the characters of scripts that espeak-ng 1.51 mishandles in
+/// voices of other languages (see [`GUARDED`]). Empty or whitespace-only text gives an empty string.
 pub fn phonemize(voice: &str, text: &str) -> Result<String, Error> {
     let mut state = ESPEAK
         .lock()
@@ -161,7 +202,7 @@ pub fn phonemize(voice: &str, text: &str) -> Result<String, Error> {
     if text.trim().is_empty() {
         return Ok(String::new());
     }
-    let text = CString::new(text.replace('\0', ""))
+    let text = CString::new(guard_foreign_scripts(voice, text))
         .map_err(|_| Error::Initialize("unreachable: NUL left in text".into()))?;
     Ok(state.text_to_phonemes(&text))
 }
@@ -169,6 +210,22 @@ pub fn phonemize(voice: &str, text: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_espeak_mishandles_are_kept_from_voices_of_other_languages() {
+        assert_eq!(guard_foreign_scripts("en-us", "a\u{d59}b\0c"), "a bc");
+        assert_eq!(
+            guard_foreign_scripts("en-us", "ünïcode αβ ж 😀"),
+            "ünïcode αβ ж 😀"
+        );
+        assert_eq!(
+            guard_foreign_scripts("ml", "\u{d15}\u{d59}"),
+            "\u{d15}\u{d59}"
+        );
+        assert_eq!(guard_foreign_scripts("hi", "\u{915}"), "\u{915}");
+        let ipa = phonemize("en-us", "hello \u{d59}\u{d00} world").unwrap();
+        assert!(ipa.contains("həlˈoʊ") && ipa.contains("wˈɜːld"), "{ipa}");
+    }
 
     #[test]
     fn hello_world() {

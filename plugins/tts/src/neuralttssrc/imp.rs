@@ -701,6 +701,36 @@ impl NeuralTtsSrc {
         Ok(Some((result, offsets)))
     }
 
+    /// The buffer of a synthesised chunk, at the next position (after the clock, live), with
+    /// its marks posted; a cancelled synthesis is FLUSHING, a failed one an error.
+    fn chunk_buffer(
+        &self,
+        settings: &Settings,
+        chunk: neural_media::Result<Chunk>,
+        offsets: &[usize],
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        let mut chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(neural_media::Error::Cancelled) => {
+                gst::debug!(CAT, imp = self, "synthesis cancelled");
+                return Err(gst::FlowError::Flushing);
+            }
+            Err(err) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("synthesis failed: {err}")
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        self.pace(settings.is_live)?;
+        let buffer = self
+            .with_state(|state| Self::buffer(state, &chunk.samples, gst::BufferFlags::empty()))?;
+        self.post_marks(settings, &mut chunk, offsets, &buffer)?;
+        Ok(buffer)
+    }
+
     /// Posts the messages of a chunk that `buffer` carries: its sentence, words and visemes, as
     /// `speech-marks` asks.
     fn post_marks(
@@ -794,25 +824,7 @@ impl PushSrcImpl for NeuralTtsSrc {
             })?;
             return Ok(CreateSuccess::NewBuffer(buffer));
         };
-        let mut chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(neural_media::Error::Cancelled) => {
-                gst::debug!(CAT, imp = self, "synthesis cancelled");
-                return Err(gst::FlowError::Flushing);
-            }
-            Err(err) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("synthesis failed: {err}")
-                );
-                return Err(gst::FlowError::Error);
-            }
-        };
-        self.pace(settings.is_live)?;
-        let buffer = self
-            .with_state(|state| Self::buffer(state, &chunk.samples, gst::BufferFlags::empty()))?;
-        self.post_marks(&settings, &mut chunk, &offsets, &buffer)?;
+        let buffer = self.chunk_buffer(&settings, chunk, &offsets)?;
         Ok(CreateSuccess::NewBuffer(buffer))
     }
 }

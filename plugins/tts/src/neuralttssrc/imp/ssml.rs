@@ -10,11 +10,8 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use neural_media::tts::ssml::{self, Segment, Step, Warning};
 
-use std::sync::atomic::Ordering;
-
 use super::{CAT, NeuralTtsSrc, Settings};
 use crate::marks::SpeechMarks;
-use crate::output::sentence_message;
 use crate::phonemizer::Espeak;
 use crate::ssml::{mark_message, post_warnings};
 
@@ -79,35 +76,7 @@ impl NeuralTtsSrc {
                     let config = settings.voice.synthesis_config(voice);
                     voice.synthesize_ssml_run(ids, prosody, &config, after_cut)
                 })?;
-                let chunk = match chunk {
-                    Ok(chunk) => chunk,
-                    Err(neural_media::Error::Cancelled) => return Err(gst::FlowError::Flushing),
-                    Err(err) => {
-                        gst::element_imp_error!(
-                            self,
-                            gst::StreamError::Failed,
-                            ("synthesis failed: {err}")
-                        );
-                        return Err(gst::FlowError::Error);
-                    }
-                };
-                self.pace(settings.is_live)?;
-                let buffer = self.with_state(|state| {
-                    Self::buffer(state, &chunk.samples, gst::BufferFlags::empty())
-                })?;
-                self.sentences.fetch_add(1, Ordering::SeqCst);
-                if settings.voice.speech_marks.contains(SpeechMarks::SENTENCE) {
-                    let obj = self.obj();
-                    let _ = obj.post_message(sentence_message(
-                        *CAT,
-                        obj.upcast_ref(),
-                        &chunk.text,
-                        buffer.pts().unwrap_or_default(),
-                        buffer.duration().unwrap_or_default(),
-                        chunk.stats.rtf,
-                    ));
-                }
-                Ok(Some(buffer))
+                self.chunk_buffer(settings, chunk, &[]).map(Some)
             }
             Step::Silence(seconds) => {
                 let samples = self.with_voice(|voice| voice.silence_samples(seconds))?;
