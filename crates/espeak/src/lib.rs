@@ -148,42 +148,68 @@ impl State {
     }
 }
 
-/// Code points of the scripts from Armenian to Sinhala (Armenian, Hebrew, Arabic, Syriac, Thaana,
-/// NKo, Samaritan, Mandaic and the Indic scripts), Georgian and the Hangul Jamo.
+/// The blocks that espeak-ng 1.51 reads safely in a voice of a Latin-, Greek-, Cyrillic- or
+/// CJK-script language: Latin (with IPA and the diacritics), Greek, Cyrillic, punctuation,
+/// symbols, CJK, kana, full- and half-width forms and emoji.
 ///
-/// On text in a voice of another script, Debian's espeak-ng 1.51 switches language for these
-/// characters, and reads freed memory while it does (valgrind: "Invalid read" in
-/// `espeak_TextToPhonemes`, found by scanning U+0020–U+1DFF, U+1E00–U+2BFF, U+3000–U+30FF and
-/// U+F900–U+FFFF one character at a time in an `en-us` text; `tests/ssml.rs`'s property test crashed
-/// with SIGSEGV on U+0D59). Latin, Greek, Cyrillic, punctuation, symbols, kana and emoji were clean.
-const GUARDED: &[std::ops::RangeInclusive<char>] = &[
-    '\u{0530}'..='\u{0DFF}',
-    '\u{10A0}'..='\u{10FF}',
-    '\u{1100}'..='\u{11FF}',
+/// On other scripts, Debian's espeak-ng 1.51 switches language and reads freed memory while it
+/// does (valgrind: "Invalid read" in `espeak_TextToPhonemes`; `tests/ssml.rs`'s property test
+/// crashed with SIGSEGV about once in 40 runs). Found one character at a time: U+0D59 (Malayalam),
+/// U+0558 (Armenian), U+08FF (Arabic), Georgian, the Hangul Jamo, `<` U+A8F9 (Devanagari
+/// extended), and U+1D242 (a Greek musical combining mark) before U+A7D3.
+const SAFE_BLOCKS: &[std::ops::RangeInclusive<char>] = &[
+    '\u{0000}'..='\u{052F}',
+    '\u{1D00}'..='\u{1D7F}',
+    '\u{1E00}'..='\u{2BFF}',
+    '\u{2C60}'..='\u{2C7F}',
+    '\u{2DE0}'..='\u{2E7F}',
+    '\u{3000}'..='\u{30FF}',
+    '\u{3400}'..='\u{4DBF}',
+    '\u{4E00}'..='\u{9FFF}',
+    '\u{A640}'..='\u{A69F}',
+    '\u{A720}'..='\u{A7FF}',
+    '\u{AB30}'..='\u{AB6F}',
+    '\u{F900}'..='\u{FAFF}',
+    '\u{FE00}'..='\u{FE1F}',
+    '\u{FE30}'..='\u{FE6F}',
+    '\u{FF00}'..='\u{FFEF}',
+    '\u{1F000}'..='\u{1FAFF}',
 ];
 
-/// Languages (espeak-ng voice names up to the first `-`) written in a [`GUARDED`] script: their
-/// text is passed as it is.
-const GUARDED_SCRIPT_LANGUAGES: &[&str] = &[
+/// The blocks of combining marks that espeak-ng reads safely (the diacritics).
+const SAFE_MARKS: &[std::ops::RangeInclusive<char>] = &[
+    '\u{0300}'..='\u{036F}',
+    '\u{1AB0}'..='\u{1AFF}',
+    '\u{1DC0}'..='\u{1DFF}',
+    '\u{20D0}'..='\u{20FF}',
+    '\u{FE20}'..='\u{FE2F}',
+];
+
+/// Languages (espeak-ng voice names up to the first `-`) written in a script outside
+/// [`SAFE_BLOCKS`]: their text is passed as it is.
+const OTHER_SCRIPT_LANGUAGES: &[&str] = &[
     "hy", "hyw", "he", "yi", "ar", "fa", "ur", "ps", "sd", "ug", "ku", "ckb", "syr", "dv", "hi",
     "mr", "ne", "sa", "bn", "as", "pa", "gu", "or", "ta", "te", "kn", "ml", "si", "bpy", "mai",
-    "kok", "bho", "sat", "mni", "ks", "ka", "ko",
+    "kok", "bho", "sat", "mni", "ks", "ka", "ko", "th", "lo", "my", "km", "am", "ti", "bo", "dz",
+    "chr", "iu",
 ];
 
-/// `text` without NUL characters and, for a voice of a language not written in a [`GUARDED`]
-/// script, with those scripts' characters replaced by spaces (espeak would switch language for
-/// them; the voice has no phonemes for them either).
+/// `text` without NUL characters and, for a voice of a language written in a script within
+/// [`SAFE_BLOCKS`], with every other character (and combining marks outside [`SAFE_MARKS`])
+/// replaced by a space: espeak-ng would switch language for them and may read freed memory; the
+/// voice has no phonemes for them either.
 fn guard_foreign_scripts(voice: &str, text: &str) -> String {
     let language = voice.split(['-', '_']).next().unwrap_or(voice);
-    let keep = GUARDED_SCRIPT_LANGUAGES.contains(&language.to_ascii_lowercase().as_str());
+    let keep = OTHER_SCRIPT_LANGUAGES.contains(&language.to_ascii_lowercase().as_str());
+    let within = |ranges: &[std::ops::RangeInclusive<char>], c: char| {
+        ranges.iter().any(|range| range.contains(&c))
+    };
     text.chars()
         .filter(|&c| c != '\0')
         .map(|c| {
-            if !keep && GUARDED.iter().any(|range| range.contains(&c)) {
-                ' '
-            } else {
-                c
-            }
+            let safe = within(SAFE_BLOCKS, c)
+                && (!unicode_normalization::char::is_combining_mark(c) || within(SAFE_MARKS, c));
+            if keep || safe { c } else { ' ' }
         })
         .collect()
 }
@@ -192,7 +218,7 @@ fn guard_foreign_scripts(voice: &str, text: &str) -> String {
 ///
 /// Clauses are joined with a single space; punctuation is not part of the output. NUL characters
 /// in `text` are dropped, and so are the characters of scripts that espeak-ng 1.51 mishandles in
-/// voices of other languages (see [`GUARDED`]). Empty or whitespace-only text gives an empty string.
+/// voices of other languages (see [`SAFE_BLOCKS`]). Empty or whitespace-only text gives an empty string.
 pub fn phonemize(voice: &str, text: &str) -> Result<String, Error> {
     let mut state = ESPEAK
         .lock()
