@@ -3,7 +3,7 @@
 
 use neural_media::face::{self, AnnotatorConfig};
 
-use super::{DetectionSource, PostMessages, Smoothing};
+use super::{DetectionMode, DetectionSource, PostMessages, Smoothing};
 use crate::ExecutionProvider;
 
 pub const DEFAULT_THREADS: u32 = 0;
@@ -17,6 +17,8 @@ pub const DEFAULT_CLASSIFY_INTERVAL: u32 = 1;
 pub const DEFAULT_STICKINESS: f64 = 0.9;
 pub const DEFAULT_QOS: bool = true;
 pub const DEFAULT_PIPELINED: bool = false;
+pub const DEFAULT_DETECTION_MODE: DetectionMode = DetectionMode::Full;
+pub const DEFAULT_FULL_SCAN_INTERVAL: u32 = face::DEFAULT_FULL_SCAN_INTERVAL;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -37,6 +39,8 @@ pub struct Settings {
     pub post_messages: PostMessages,
     pub pipelined: bool,
     pub detection_source: DetectionSource,
+    pub detection_mode: DetectionMode,
+    pub full_scan_interval: u32,
 }
 
 impl Default for Settings {
@@ -59,6 +63,8 @@ impl Default for Settings {
             post_messages: PostMessages::default(),
             pipelined: DEFAULT_PIPELINED,
             detection_source: DetectionSource::Model,
+            detection_mode: DEFAULT_DETECTION_MODE,
+            full_scan_interval: DEFAULT_FULL_SCAN_INTERVAL,
         }
     }
 }
@@ -80,11 +86,18 @@ impl Settings {
             min_face_size: self.min_face_size as f32,
             max_faces: self.max_faces as usize,
         };
-        AnnotatorConfig::new(
-            detector,
-            smoothing,
-            self.inference_interval,
-            self.classify_interval,
-        )
+        AnnotatorConfig {
+            detection_mode: match self.detection_mode {
+                DetectionMode::Full => face::DetectionMode::Full,
+                DetectionMode::Roi => face::DetectionMode::Roi,
+            },
+            full_scan_interval: self.full_scan_interval,
+            ..AnnotatorConfig::new(
+                detector,
+                smoothing,
+                self.inference_interval,
+                self.classify_interval,
+            )
+        }
     }
 }
