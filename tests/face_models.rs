@@ -689,8 +689,8 @@ fn id_switches(frames: &[Vec<Seen>]) -> usize {
 /// the default full-scan interval (issue #11): labels per (frame, track) with tracks matched by
 /// IoU, faces per frame, id switches, and how late a face that enters is confirmed.
 /// `face_noface.mov` runs its faceless end first, then (no reset) its start: a face enters.
-/// Measured (CPU, 2 threads): counts equal on 800/809 frames (the 9: the entering face, worst case
-/// by construction), smoothed labels 98.5 %, raw 94.9 % of 613 face-frames, no id switch in either.
+/// Measured (CPU, 2 cores): counts equal on 800/809 frames (the 9: the entering face, worst case
+/// by construction), smoothed labels 97.6 %, raw 94.5 % of 613 face-frames, no id switch in either.
 #[test]
 fn roi_detection_agrees_with_full_frame_detection() {
     let annotator = |mode: DetectionMode| {

@@ -53,15 +53,19 @@ pub use track::{Tracker, TrackerConfig};
 use crate::error::Result;
 use crate::runtime::SessionOptions;
 
-/// Where the detector looks on the frames it runs on.
+/// Where the detector looks on the frames it runs on. The default is `Roi`: over the sample
+/// clips it agrees with `Full` on the labels and faces (`tests/face_models.rs`) at a fraction of
+/// the cost; a new face is confirmed up to `full_scan_interval - 1` frames later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DetectionMode {
     /// The whole frame, resized to [`DetectorConfig::detection_size`].
-    #[default]
     Full,
     /// A crop around each tracked face ([`roi`]), batched into one run; the whole frame every
     /// [`AnnotatorConfig::full_scan_interval`] frames (new faces), at once when a crop loses its
-    /// face or is uncertain, and when the crops would cost more than the whole frame.
+    /// face or is uncertain, when a track has no calibration yet (its first frame after the scan
+    /// that found it) and when the crops would cost more than the whole frame. Crop boxes are
+    /// calibrated onto the whole-frame boxes ([`roi::calibration`]).
+    #[default]
     Roi,
 }
 
@@ -200,8 +204,8 @@ pub struct ProcessStats {
     pub detector_ran: bool,
     /// Whether the detector ran on the whole frame.
     pub full_scan: bool,
-    /// Crops the detector ran on ([`DetectionMode::Roi`]; they are discarded when the whole
-    /// frame had to be scanned after all).
+    /// Crops the detector ran on ([`DetectionMode::Roi`]). On a frame whose whole frame was
+    /// scanned too, the crops' faces only calibrate their tracks' crop boxes.
     pub crops: usize,
     /// Faces the detector found (0 when it did not run).
     pub detections: usize,
@@ -248,6 +252,12 @@ struct FaceState {
     landmarks: [(f32, f32); 5],
     /// The box the landmarks belong to.
     landmarks_box: BBox,
+    /// How the whole-frame box relates to the crop's box ([`roi::calibration`]), from the last
+    /// frame on which both were found.
+    calibration: Option<[f32; 4]>,
+    /// The crop's own (uncalibrated) box of the face on the last frame it was found in a crop
+    /// alone; None after a whole-frame scan.
+    crop_box: Option<BBox>,
     last_classified: Option<u64>,
     /// A label change from the hysteresis not reported yet, as `(old, new)` label indices: it
     /// waits for a frame on which the face is visible (changes in between merge into one).
@@ -264,6 +274,8 @@ pub struct ExpressionAnnotator {
     frame: u64,
     last_detection: Option<u64>,
     last_full_scan: Option<u64>,
+    /// This frame's crop faces `(track id, face)` when the whole frame was scanned too.
+    crop_faces: Vec<(u64, Detection)>,
 }
 
 impl ExpressionAnnotator {
@@ -281,6 +293,7 @@ impl ExpressionAnnotator {
             frame: 0,
             last_detection: None,
             last_full_scan: None,
+            crop_faces: Vec::new(),
         }
     }
 
@@ -392,6 +405,7 @@ impl ExpressionAnnotator {
         frame: &Frame<'_>,
         stats: &mut ProcessStats,
     ) -> Result<(Vec<Detection>, BoxSource)> {
+        self.crop_faces.clear();
         if self.config.detection_mode == DetectionMode::Roi
             && let Some(found) = self.detect_in_crops(frame, stats)?
         {
@@ -399,13 +413,19 @@ impl ExpressionAnnotator {
         }
         stats.full_scan = true;
         self.last_full_scan = Some(self.frame);
+        for track in self.tracker.tracks_mut() {
+            track.state.crop_box = None;
+        }
         let found = self.detector.detect(frame, &self.config.detector)?;
         Ok((found, BoxSource::Full))
     }
 
     /// The faces of the tracks matched by the latest detection, each found in a crop around its
-    /// predicted box; None when the whole frame must be scanned instead: a scan is due, the crops
-    /// would cost more than one, or a crop lost its face or is uncertain ([`roi::pick`]).
+    /// predicted box and calibrated ([`roi::calibrate`]); None when the whole frame must be
+    /// scanned instead: a scan is due, a track has no calibration yet, the crops would cost more
+    /// than one scan, or a crop lost its face, is uncertain ([`roi::pick`]) or found another
+    /// track's. The crops also run on a scanned frame when they are cheaper than the scan: the
+    /// faces they found are kept in `crop_faces` to calibrate their tracks with.
     fn detect_in_crops(
         &mut self,
         frame: &Frame<'_>,
@@ -413,28 +433,38 @@ impl ExpressionAnnotator {
     ) -> Result<Option<Vec<Detection>>> {
         let n = self.frame;
         let interval = u64::from(self.config.full_scan_interval.max(1));
-        if self.last_full_scan.is_none_or(|last| n - last >= interval) {
-            return Ok(None);
-        }
-        let predicted: Vec<BBox> = self
+        let mut scan = self.last_full_scan.is_none_or(|last| n - last >= interval);
+        let tracks: Vec<_> = self
             .tracker
             .tracks()
             .iter()
             .filter(|t| t.matched_last_update())
-            .map(|t| t.predicted_bbox())
+            .map(|t| {
+                let predicted = t.predicted_bbox();
+                // The next crop follows the crop's own box, moved as the track moves: the crop
+                // is placed the same way whatever the calibration.
+                let (px, py) = predicted.center();
+                let (bx, by) = t.bbox().center();
+                let around = t
+                    .state
+                    .crop_box
+                    .map_or(predicted, |b| b.translate(px - bx, py - by));
+                let region = roi::crop_region(&around);
+                (t.id(), predicted, region, t.state.calibration)
+            })
             .collect();
-        if predicted.is_empty() {
-            return Ok(Some(Vec::new()));
+        if tracks.is_empty() {
+            return Ok((!scan).then(Vec::new));
         }
         // Cost by pixel count: the crops against one run on the whole frame.
         let config = self.config.detector;
         let (w, h) = self
             .detector
             .input_size_for(frame.width(), frame.height(), &config);
-        if predicted.len() * roi::CROP_INPUT * roi::CROP_INPUT > w * h {
+        if tracks.len() * roi::CROP_INPUT * roi::CROP_INPUT > w * h {
             return Ok(None);
         }
-        let regions: Vec<_> = predicted.iter().map(roi::crop_region).collect();
+        let regions: Vec<frame::Region> = tracks.iter().map(|t| t.2).collect();
         stats.crops = regions.len();
         let size = (roi::CROP_INPUT, roi::CROP_INPUT);
         let faces = self
@@ -443,19 +473,34 @@ impl ExpressionAnnotator {
         let frame_size = (frame.width() as f32, frame.height() as f32);
         let min_iou = self.tracker.config().iou_threshold;
         let mut found = Vec::with_capacity(faces.len());
-        for ((faces, region), predicted) in faces.iter().zip(&regions).zip(&predicted) {
+        for (faces, &(id, predicted, region, calibration)) in faces.iter().zip(&tracks) {
             let cell = region.width as f32 * detect::STRIDE as f32 / roi::CROP_INPUT as f32;
-            match roi::pick(faces, predicted, region, frame_size, cell, min_iou) {
-                roi::Pick::Found(face) => found.push(face),
-                roi::Pick::Uncertain(_) | roi::Pick::Lost => return Ok(None),
+            match roi::pick(faces, &predicted, &region, frame_size, cell, min_iou) {
+                roi::Pick::Found(face) => {
+                    self.crop_faces.push((id, face));
+                    match calibration {
+                        Some(c) => found.push(roi::calibrate(&face, &c, frame_size)),
+                        None => scan = true,
+                    }
+                }
+                roi::Pick::Uncertain(_) | roi::Pick::Lost => scan = true,
             }
         }
         // Two tracks' crops found the same face: the tracks were about to merge, or one of them
         // is a duplicate; the whole frame decides.
-        if detect::suppress(&found, config.nms_threshold).len() < found.len() {
+        if scan || detect::suppress(&found, config.nms_threshold).len() < found.len() {
             return Ok(None);
         }
+        for &(id, face) in &self.crop_faces {
+            if let Some(track) = self.tracker.get_mut(id) {
+                track.state.crop_box = Some(face.bbox);
+            }
+        }
+        self.crop_faces.clear();
         found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        if config.max_faces > 0 {
+            found.truncate(config.max_faces);
+        }
         Ok(Some(found))
     }
 
@@ -489,6 +534,9 @@ impl ExpressionAnnotator {
             detection_tracks = self.tracker.update(&boxes);
             for (det, &id) in detections.iter().zip(&detection_tracks) {
                 if let Some(track) = self.tracker.get_mut(id) {
+                    if let Some((_, face)) = self.crop_faces.iter().find(|(t, _)| *t == id) {
+                        track.state.calibration = Some(roi::calibration(&face.bbox, &det.bbox));
+                    }
                     track.state.score = det.score;
                     track.state.landmarks = det.landmarks;
                     track.state.landmarks_box = det.bbox;

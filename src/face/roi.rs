@@ -3,7 +3,7 @@
 //! track's detection in its crop (pure, no model).
 //!
 //! For each track the detector sees a square [`crop_region`] of the frame centred on the track's
-//! predicted box, [`CROP_CONTEXT`] times its longer side, taken at the frame's native resolution
+//! predicted box (after a crop frame: the crop's own box, moved as the track moves), [`CROP_CONTEXT`] times its longer side, taken at the frame's native resolution
 //! and resampled to [`CROP_INPUT`] × [`CROP_INPUT`] (the face then spans about
 //! `CROP_INPUT / CROP_CONTEXT` = 64 detector pixels, whatever its size in the frame: CenterFace's
 //! best range). All crops of a frame have that size, so they run as one batch. [`pick`] takes the
@@ -16,9 +16,9 @@ use super::geometry::BBox;
 /// Side of a crop / longer side of the tracked face.
 pub const CROP_CONTEXT: f32 = 2.0;
 /// Side of the detector input a crop is resampled to (a multiple of 32). Measured over the sample
-/// clips against whole-frame detection (`tests/face_models.rs`): 128, 160 and 192 agree alike
-/// (raw labels 94.9 %, 96.9 %, 95.1 %; box IoU median 0.91, 0.88, 0.92), and 128 costs two
-/// thirds of 160.
+/// clips against whole-frame detection (`tests/face_models.rs`, before calibration): 128, 160 and
+/// 192 agree alike (raw labels on the long clip 449, 452 and 451 of 471 frames; box IoU median
+/// 0.91, 0.88, 0.92), and 128 costs two thirds of 160.
 pub const CROP_INPUT: usize = 128;
 /// A detection whose IoU with the predicted box is below this is *uncertain* (the face moved or
 /// changed size more than the tracker expected).
@@ -37,6 +37,35 @@ pub fn crop_region(bbox: &BBox) -> Region {
         y: (cy - side / 2.0).round() as i64,
         width: side as usize,
         height: side as usize,
+    }
+}
+
+/// How a whole-frame box relates to the crop's box of the same face on the same frame: the
+/// offsets of its four edges in units of the crop box's width and height. The detector draws a
+/// face a little differently at the two scales; calibrated crop boxes ([`calibrate`]) stay in
+/// step with the whole-frame boxes between scans, so neither the boxes nor the classifier's
+/// input jump at each scan.
+pub fn calibration(crop: &BBox, full: &BBox) -> [f32; 4] {
+    let (w, h) = (crop.width().max(1.0), crop.height().max(1.0));
+    [
+        (full.x1 - crop.x1) / w,
+        (full.y1 - crop.y1) / h,
+        (full.x2 - crop.x2) / w,
+        (full.y2 - crop.y2) / h,
+    ]
+}
+
+/// A crop's face with its box moved by a [`calibration`] (clipped to the `frame`); the score and
+/// landmarks stay as found.
+pub fn calibrate(face: &Detection, calibration: &[f32; 4], frame: (f32, f32)) -> Detection {
+    let b = face.bbox;
+    let (w, h) = (b.width(), b.height());
+    let [a, c, d, e] = *calibration;
+    let bbox =
+        BBox::new(b.x1 + a * w, b.y1 + c * h, b.x2 + d * w, b.y2 + e * h).clip(frame.0, frame.1);
+    Detection {
+        bbox: if bbox.is_valid() { bbox } else { b },
+        ..*face
     }
 }
 
@@ -115,6 +144,22 @@ mod tests {
         // Tiny faces still get a 32 px crop; crops may leave the frame.
         let r = crop_region(&BBox::new(-4.0, -4.0, 4.0, 4.0));
         assert_eq!((r.x, r.y, r.width, r.height), (-16, -16, 32, 32));
+    }
+
+    #[test]
+    fn calibration_maps_the_crop_box_onto_the_full_box() {
+        let crop = BBox::new(100.0, 100.0, 140.0, 160.0);
+        let full = BBox::new(96.0, 106.0, 140.0, 157.0);
+        let c = calibration(&crop, &full);
+        assert_eq!(c, [-0.1, 0.1, 0.0, -0.05]);
+        assert_eq!(calibrate(&det(crop), &c, (640.0, 360.0)).bbox, full);
+        // The same calibration on the face moved and grown.
+        let later = calibrate(
+            &det(BBox::new(200.0, 0.0, 280.0, 120.0)),
+            &c,
+            (640.0, 360.0),
+        );
+        assert_eq!(later.bbox, BBox::new(192.0, 12.0, 280.0, 114.0));
     }
 
     #[test]

@@ -70,9 +70,9 @@ pub enum DetectionSource {
 #[repr(u32)]
 #[enum_type(name = "GstNmFaceExpressionDetectionMode")]
 pub enum DetectionMode {
-    #[default]
     #[enum_value(name = "Full: the whole frame, at detection-size", nick = "full")]
     Full = 0,
+    #[default]
     #[enum_value(
         name = "ROI: a crop around each tracked face, the whole frame every full-scan-interval frames and when a crop loses its face",
         nick = "roi"

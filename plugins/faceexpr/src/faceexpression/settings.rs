@@ -17,7 +17,7 @@ pub const DEFAULT_CLASSIFY_INTERVAL: u32 = 1;
 pub const DEFAULT_STICKINESS: f64 = 0.9;
 pub const DEFAULT_QOS: bool = true;
 pub const DEFAULT_PIPELINED: bool = false;
-pub const DEFAULT_DETECTION_MODE: DetectionMode = DetectionMode::Full;
+pub const DEFAULT_DETECTION_MODE: DetectionMode = DetectionMode::Roi;
 pub const DEFAULT_FULL_SCAN_INTERVAL: u32 = face::DEFAULT_FULL_SCAN_INTERVAL;
 
 #[derive(Debug, Clone)]
