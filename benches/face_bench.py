@@ -61,6 +61,12 @@ targets:
   element overhead over bare ORT: 1 - (ort s per frame) / (element s per frame)
                                                                           target <= 10%
   interval 3 fps / interval 1 fps (element)                               target >= 2
+
+The rows above run `detection-mode=full`. With --roi (issue #11) the bench instead compares
+detection-mode=roi with full and with the python reference, all at inference-interval 1, on the clip
+at 640x360, 1280x720 and 1920x1080, a 2x2 compositor mosaic (4 faces, 1280x720) and four small
+copies on a 1920x1080 canvas (small faces), rendered once into target/face-bench/; see
+benches/README.md for the targets.
 """
 
 import argparse
@@ -87,6 +93,20 @@ DESCRIPTOR = DATA / "models/face/emotion-mini-xception.onnx.json"
 PLUGIN_DIR = ROOT / "target/release"
 RENDERED = ROOT / "target/face-bench"
 SIZES = {"640x360": None, "1280x720": (1280, 720)}
+# --roi (issue #11): the clip at three sizes, a 2x2 mosaic of it (4 faces, 1280x720) and four
+# small copies on a 1920x1080 canvas (small faces: about 60x80 px each).
+ROI_SIZES = {
+    "640x360": None,
+    "1280x720": (1280, 720),
+    "1920x1080": (1920, 1080),
+    "mosaic": (1280, 720),
+    "small1080": (1920, 1080),
+}
+# Where the copies go on the canvas, and their size: (x, y) positions, (width, height).
+LAYOUTS = {
+    "mosaic": ([(0, 0), (640, 0), (0, 360), (640, 360)], (640, 360)),
+    "small1080": ([(200, 150), (1300, 200), (400, 750), (1500, 800)], (192, 108)),
+}
 INTERVALS = (1, 3)
 DETECTION_SIZE = 640
 TIMEOUT = 600.0
@@ -111,9 +131,12 @@ EMA_ALPHA = 0.1
 
 
 def video_for(size: str) -> Path:
-    if SIZES[size] is None:
+    dims = ROI_SIZES[size]
+    if dims is None:
         return VIDEO
-    w, h = SIZES[size]
+    if size in LAYOUTS:
+        return RENDERED / f"{VIDEO.stem}-{size}.mp4"
+    w, h = dims
     return RENDERED / f"{VIDEO.stem}-{w}x{h}.mp4"
 
 
@@ -149,7 +172,9 @@ def run_to_eos(Gst, pipeline) -> None:
         raise SystemExit(f"element: {err.message} ({debug})")
 
 
-def worker_element(size: str, interval: int, threads: int, frames: int, pipelined: bool = False) -> dict:
+def worker_element(
+    size: str, interval: int, threads: int, frames: int, pipelined: bool = False, mode: str = "full"
+) -> dict:
     Gst, GstVideo = gst()
     if Gst.ElementFactory.find("faceexpression") is None:
         raise SystemExit(f"faceexpression not found in {PLUGIN_DIR}: cargo build --release -p gst-plugin-faceexpr")
@@ -157,7 +182,8 @@ def worker_element(size: str, interval: int, threads: int, frames: int, pipeline
     pipeline = Gst.parse_launch(
         f"filesrc name=src ! decodebin ! videoconvert{limit}{format_filter()}"
         f" ! faceexpression name=fe threads={threads} inference-interval={interval}"
-        f" detection-size={DETECTION_SIZE} pipelined={str(pipelined).lower()} ! fakesink name=sink sync=false"
+        f" detection-size={DETECTION_SIZE} pipelined={str(pipelined).lower()} detection-mode={mode}"
+        " ! fakesink name=sink sync=false"
     )
     pipeline.get_by_name("src").set_property("location", str(video_for(size)))
     fe = pipeline.get_by_name("fe")
@@ -498,9 +524,14 @@ def worker_python_defaults(size: str, interval: int, threads: int, frames: int) 
     return worker_python(size, interval, threads, frames, defaults=True)
 
 
+def worker_element_roi(size: str, interval: int, threads: int, frames: int) -> dict:
+    return worker_element(size, interval, threads, frames, mode="roi")
+
+
 WORKERS = {
     "element": worker_element,
     "element-pipelined": worker_element_pipelined,
+    "element-roi": worker_element_roi,
     "python": worker_python,
     "python-defaults": worker_python_defaults,
     "element-decode": worker_element_decode,
@@ -528,9 +559,11 @@ def ensure_venv() -> Path:
     return python
 
 
-def render_upscaled() -> None:
-    """Encodes the 1280x720 copy once: both sides then decode the very same frames."""
-    for size, dims in SIZES.items():
+def render_upscaled(sizes) -> None:
+    """Encodes each copy once (x264 at constant QP 16): both sides then decode the very same
+    frames. Scaled copies with videoscale; the mosaic and the small faces with compositor."""
+    for size in sizes:
+        dims = ROI_SIZES[size]
         out = video_for(size)
         if dims is None or out.exists():
             continue
@@ -538,15 +571,22 @@ def render_upscaled() -> None:
         partial = out.with_suffix(".part.mp4")
         w, h = dims
         print(f"bench: rendering {out.relative_to(ROOT)}", file=sys.stderr)
-        subprocess.run(
-            [
-                "gst-launch-1.0", "-q", "filesrc", f"location={VIDEO}", "!", "decodebin", "!",
-                "videoconvert", "!", "videoscale", "!", f"video/x-raw,width={w},height={h},format=I420",
-                "!", "x264enc", "pass=quant", "quantizer=16", "speed-preset=fast", "!", "mp4mux",
-                "!", "filesink", f"location={partial}",
-            ],
-            check=True,
+        encode = (
+            f"video/x-raw,width={w},height={h},format=I420 ! x264enc pass=quant quantizer=16"
+            f" speed-preset=fast ! mp4mux ! filesink location={partial}"
         )
+        if size in LAYOUTS:
+            positions, (cw, ch) = LAYOUTS[size]
+            pads = " ".join(f"sink_{i}::xpos={x} sink_{i}::ypos={y}" for i, (x, y) in enumerate(positions))
+            branches = " ".join(
+                f"filesrc location={VIDEO} ! decodebin ! videoconvert ! videoscale !"
+                f" video/x-raw,width={cw},height={ch} ! c.sink_{i}"
+                for i in range(len(positions))
+            )
+            line = f"compositor name=c background=black {pads} ! videoconvert ! {encode} {branches}"
+        else:
+            line = f"filesrc location={VIDEO} ! decodebin ! videoconvert ! videoscale ! {encode}"
+        subprocess.run(["gst-launch-1.0", "-q", *line.split()], check=True)
         partial.rename(out)
 
 
@@ -707,6 +747,81 @@ def report(results: dict, threads: int, repeats: int) -> dict:
     return ratios
 
 
+def roi_section(python: Path, args) -> int:
+    """Issue #11: detection-mode=roi against full and against the python reference, all at
+    inference-interval 1, on the clip at three sizes, on a 4-face mosaic and on small faces."""
+    sizes = list(ROI_SIZES)
+    render_upscaled(sizes)
+    kinds = ("element", "element-roi", "python", "element-decode")
+    plan = [(kind, size) for size in sizes for kind in kinds]
+    results: dict = {key: [] for key in plan}
+    for round_ in range(args.repeats):
+        # Odd rounds in reverse order: load that drifts over minutes hits every kind alike.
+        for kind, size in plan if round_ % 2 == 0 else reversed(plan):
+            results[(kind, size)].append(run_worker(python, kind, size, 1, args.threads, args.frames))
+        print(f"bench: round {round_ + 1}/{args.repeats} done", file=sys.stderr)
+
+    def med(key: tuple, field: str) -> float:
+        return statistics.median(r[field] for r in results[key])
+
+    print(
+        f"\ndetection-mode=roi vs full vs python, {VIDEO.name} copies, inference-interval 1,"
+        f" detection-size {DETECTION_SIZE}, {args.threads} intra-op threads per session, CPU,"
+        f" median of {args.repeats} rounds"
+    )
+    print(
+        f"{'source':10} {'full fps':>8} {'roi fps':>8} {'py fps':>7} {'roi/full':>8} {'roi/py':>7}"
+        f" {'full/py':>7} {'in full':>7} {'in roi':>7} {'in f/r':>6} {'decode':>7} {'faces full/roi/py':>18}"
+    )
+    ratios: dict = {}
+    for size in sizes:
+        full, roi, py, dec = (("element", size), ("element-roi", size), ("python", size), ("element-decode", size))
+        f_fps, r_fps, p_fps = med(full, "fps"), med(roi, "fps"), med(py, "fps")
+        f_in, r_in = med(full, "inside_ms"), med(roi, "inside_ms")
+        paired = statistics.median(a["fps"] / b["fps"] for a, b in zip(results[roi], results[full]))
+        ratios[size] = {
+            "roi_over_full_fps": r_fps / f_fps,
+            "roi_over_full_fps_paired": paired,
+            "roi_over_python_fps": r_fps / p_fps,
+            "full_over_python_fps": f_fps / p_fps,
+            "inside_full_over_roi": f_in / r_in,
+            "faces": [results[full][0]["faces"], results[roi][0]["faces"], results[py][0]["faces"]],
+        }
+        print(
+            f"{size:10} {f_fps:8.1f} {r_fps:8.1f} {p_fps:7.1f} {r_fps / f_fps:8.2f} {r_fps / p_fps:7.2f}"
+            f" {f_fps / p_fps:7.2f} {f_in:7.1f} {r_in:7.1f} {f_in / r_in:6.2f} {med(dec, 'fps'):7.0f}"
+            f" {results[full][0]['faces']:6d}/{results[roi][0]['faces']:5d}/{results[py][0]['faces']:<5d}"
+        )
+    print(
+        "(fps: frames at the sink / wall time; in full / in roi: ms per frame inside faceexpression,\n"
+        " pad probe to pad probe; decode: decodebin ! videoconvert alone, fps; faces: face-frames\n"
+        " reported (ROI metas; python: confirmed tracks) in the first round. mosaic: 2x2 copies,\n"
+        " 1280x720, 4 faces; small1080: 4 copies at 192x108 on a 1920x1080 canvas.)"
+    )
+
+    def verdict(ok: bool) -> str:
+        return "ok" if ok else "MISSED"
+
+    print(f"\n{'target':55} {'value':>7}")
+    for name, value, target in [
+        ("roi / full fps, 640x360 (>= 2.5)", ratios["640x360"]["roi_over_full_fps"], 2.5),
+        ("roi / full fps, 1280x720 (>= 2.5)", ratios["1280x720"]["roi_over_full_fps"], 2.5),
+        ("roi / full fps, 1920x1080 (>= 2)", ratios["1920x1080"]["roi_over_full_fps"], 2.0),
+        ("full / roi time inside the element, 1920x1080 (>= 3)", ratios["1920x1080"]["inside_full_over_roi"], 3.0),
+        ("roi / full fps, mosaic (>= 1.5)", ratios["mosaic"]["roi_over_full_fps"], 1.5),
+    ] + [(f"roi / python fps, {size} (>= 2)", ratios[size]["roi_over_python_fps"], 2.0) for size in sizes]:
+        print(f"{name:55} {value:7.2f} {verdict(value >= target)}")
+    small = ratios["small1080"]["faces"]
+    print(
+        f"\nsmall faces in 1080p (4 faces of about 60x80 px, {results[('element', 'small1080')][0]['frames']}"
+        f" frames): face-frames found by full {small[0]}, by roi {small[1]} (python, full-frame: {small[2]})"
+    )
+    if args.json:
+        runs = {f"{k} {s}": v for (k, s), v in results.items()}
+        args.json.write_text(json.dumps({"threads": args.threads, "runs": runs, "ratios": ratios}, indent=1) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="faceexpression vs a Python OpenCV + ONNX Runtime implementation")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; medians are reported")
@@ -720,7 +835,12 @@ def main() -> int:
     parser.add_argument("--no-build", action="store_true", help="do not run cargo build")
     parser.add_argument("--json", type=Path, help="also write all measurements here")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    parser.add_argument("--size", choices=sorted(SIZES), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--roi",
+        action="store_true",
+        help="measure detection-mode=roi against full and python (issue #11) instead",
+    )
+    parser.add_argument("--size", choices=sorted(ROI_SIZES), help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -735,7 +855,9 @@ def main() -> int:
     if not args.no_build:
         subprocess.run(["cargo", "build", "-q", "--release", "-p", "gst-plugin-faceexpr"], cwd=ROOT, check=True)
     python = ensure_venv()
-    render_upscaled()
+    if args.roi:
+        return roi_section(python, args)
+    render_upscaled(SIZES)
     plan = [("element-decode", s, 0) for s in SIZES] + [("python-decode", s, 0) for s in SIZES]
     plan += [
         (kind, s, i)

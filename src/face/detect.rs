@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 //! CenterFace face detector.
 //!
-//! The model (`centerface.onnx`, rewritten with a dynamic `[1, 3, H, W]` input) takes RGB planes
+//! The model (`centerface.onnx`, rewritten with a dynamic `[N, 3, H, W]` input: a batch of
+//! images of one size runs at once) takes RGB planes
 //! with raw 0–255 values, `H` and `W` multiples of 32, and predicts on a stride-4 grid:
 //!
 //! | output | shape | meaning |
@@ -80,6 +81,15 @@ pub struct Detection {
 }
 
 impl Detection {
+    /// The detection moved by `(dx, dy)`.
+    pub fn translate(&self, dx: f32, dy: f32) -> Detection {
+        Detection {
+            bbox: self.bbox.translate(dx, dy),
+            score: self.score,
+            landmarks: self.landmarks.map(|(x, y)| (x + dx, y + dy)),
+        }
+    }
+
     /// The detection with every x multiplied by `sx` and every y by `sy`.
     pub fn scale(&self, sx: f32, sy: f32) -> Detection {
         Detection {
@@ -186,6 +196,8 @@ pub struct FaceDetector {
     model: Model,
     /// `(width, height)` when the model's input size is fixed.
     fixed_size: Option<(usize, usize)>,
+    /// True when the model's batch dimension is fixed at 1: regions then run one at a time.
+    single: bool,
     input: Vec<f32>,
 }
 
@@ -203,6 +215,7 @@ impl FaceDetector {
             ],
         )?;
         let mut fixed_size = None;
+        let single;
         let shape = model.inspect(|session| {
             session
                 .inputs()
@@ -211,7 +224,8 @@ impl FaceDetector {
                 .and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()))
         });
         match shape.as_deref() {
-            Some([_, c, h, w]) if *c == 3 || *c < 0 => {
+            Some([n, c, h, w]) if *c == 3 || *c < 0 => {
+                single = *n == 1;
                 if *h > 0 && *w > 0 {
                     let (h, w) = (*h as usize, *w as usize);
                     if !h.is_multiple_of(SIZE_MULTIPLE) || !w.is_multiple_of(SIZE_MULTIPLE) {
@@ -234,6 +248,7 @@ impl FaceDetector {
         Ok(FaceDetector {
             model,
             fixed_size,
+            single,
             input: Vec::new(),
         })
     }
@@ -272,6 +287,59 @@ impl FaceDetector {
     /// Detects faces; boxes and landmarks are in frame pixels, best score first.
     pub fn detect(&mut self, frame: &Frame<'_>, config: &DetectorConfig) -> Result<Vec<Detection>> {
         let (w, h) = self.input_size_for(frame.width(), frame.height(), config);
+        let mut faces = self
+            .detect_in(frame, &[Region::full(frame)], (w, h), config)?
+            .pop()
+            .unwrap_or_default();
+        if config.max_faces > 0 {
+            faces.truncate(config.max_faces);
+        }
+        Ok(faces)
+    }
+
+    /// Detects faces in each of `regions` (which may extend past the frame: black there), each
+    /// resampled to `size` `(width, height)` (multiples of 32; a fixed-size model uses its own),
+    /// in one batched run. For each region: faces in frame pixels (clipped to the frame), best
+    /// score first, after NMS and `min_face_size` (`max_faces` does not apply).
+    pub fn detect_regions(
+        &mut self,
+        frame: &Frame<'_>,
+        regions: &[Region],
+        size: (usize, usize),
+        config: &DetectorConfig,
+    ) -> Result<Vec<Vec<Detection>>> {
+        let size = self.fixed_size.unwrap_or(size);
+        if regions.is_empty() {
+            return Ok(Vec::new());
+        }
+        if size.0 == 0
+            || size.1 == 0
+            || !size.0.is_multiple_of(SIZE_MULTIPLE)
+            || !size.1.is_multiple_of(SIZE_MULTIPLE)
+        {
+            return Err(Error::InvalidInput(format!(
+                "detector input {}x{} is not a multiple of {SIZE_MULTIPLE}",
+                size.0, size.1
+            )));
+        }
+        if self.single {
+            let mut all = Vec::with_capacity(regions.len());
+            for region in regions {
+                all.extend(self.detect_in(frame, std::slice::from_ref(region), size, config)?);
+            }
+            return Ok(all);
+        }
+        self.detect_in(frame, regions, size, config)
+    }
+
+    /// One run on a batch of `regions`, each resampled to `(w, h)`.
+    fn detect_in(
+        &mut self,
+        frame: &Frame<'_>,
+        regions: &[Region],
+        (w, h): (usize, usize),
+        config: &DetectorConfig,
+    ) -> Result<Vec<Vec<Detection>>> {
         let spec = TensorSpec {
             width: w,
             height: h,
@@ -280,15 +348,19 @@ impl FaceDetector {
             scale: 1.0,
             offset: 0.0,
         };
+        let n = regions.len();
         let started = std::time::Instant::now();
-        self.input.resize(spec.len(), 0.0);
-        frame.write_tensor(Region::full(frame), &spec, &mut self.input)?;
+        self.input.resize(spec.len() * n, 0.0);
+        for (region, out) in regions.iter().zip(self.input.chunks_exact_mut(spec.len())) {
+            frame.write_tensor(*region, &spec, out)?;
+        }
         let prepared = started.elapsed();
         let (rows, cols) = (h / STRIDE, w / STRIDE);
+        let cells = rows * cols;
         let outputs = self.model.run_rows(
             RowsInput {
                 name: INPUT,
-                shape: &[1, 3, h, w],
+                shape: &[n, 3, h, w],
                 data: &self.input,
             },
             &[
@@ -303,41 +375,59 @@ impl FaceDetector {
             let (shape, data) = outputs
                 .get(name)
                 .ok_or_else(|| Error::inference(format!("detector output {name:?} missing")))?;
-            if shape[..] != [1, channels, rows as i64, cols as i64] {
+            if shape[..] != [n as i64, channels, rows as i64, cols as i64] {
                 return Err(Error::inference(format!(
-                    "detector output {name:?} has shape {shape:?}, expected [1, {channels}, {rows}, {cols}]"
+                    "detector output {name:?} has shape {shape:?}, expected [{n}, {channels}, {rows}, {cols}]"
                 )));
             }
             Ok(data)
         };
-        let raw = decode(
+        let (heat, scale, offset, landmarks) = (
             get(OUTPUT_HEATMAP, 1)?,
             get(OUTPUT_SCALE, 2)?,
             get(OUTPUT_OFFSET, 2)?,
             get(OUTPUT_LANDMARKS, 10)?,
-            (rows, cols),
-            config.threshold,
-        )?;
-        let (sx, sy) = (
-            frame.width() as f32 / w as f32,
-            frame.height() as f32 / h as f32,
         );
-        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
-        let mut faces: Vec<Detection> = suppress(&raw, config.nms_threshold)
-            .into_iter()
-            .map(|d| {
-                let mut d = d.scale(sx, sy);
-                d.bbox = d.bbox.clip(fw, fh);
-                d
+        let raw = (0..n)
+            .map(|i| {
+                decode(
+                    &heat[i * cells..(i + 1) * cells],
+                    &scale[2 * i * cells..2 * (i + 1) * cells],
+                    &offset[2 * i * cells..2 * (i + 1) * cells],
+                    &landmarks[10 * i * cells..10 * (i + 1) * cells],
+                    (rows, cols),
+                    config.threshold,
+                )
             })
-            .filter(|d| d.bbox.width().min(d.bbox.height()) >= config.min_face_size)
+            .collect::<Result<Vec<_>>>()?;
+        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let faces: Vec<Vec<Detection>> = raw
+            .iter()
+            .zip(regions)
+            .map(|(raw, region)| {
+                let (sx, sy) = (
+                    region.width as f32 / w as f32,
+                    region.height as f32 / h as f32,
+                );
+                let (ox, oy) = (region.x as f32, region.y as f32);
+                suppress(raw, config.nms_threshold)
+                    .into_iter()
+                    .map(|d| {
+                        let mut d = d.scale(sx, sy).translate(ox, oy);
+                        d.bbox = d.bbox.clip(fw, fh);
+                        d
+                    })
+                    .filter(|d| {
+                        d.bbox.is_valid()
+                            && d.bbox.width().min(d.bbox.height()) >= config.min_face_size
+                    })
+                    .collect()
+            })
             .collect();
-        if config.max_faces > 0 {
-            faces.truncate(config.max_faces);
-        }
         tracing::trace!(
-            candidates = raw.len(),
-            faces = faces.len(),
+            regions = n,
+            candidates = raw.iter().map(Vec::len).sum::<usize>(),
+            faces = faces.iter().map(Vec::len).sum::<usize>(),
             w,
             h,
             prepare_us = prepared.as_micros() as u64,

@@ -7,6 +7,7 @@
 //! * [`detect`] — the CenterFace detector ([`FaceDetector`]).
 //! * [`classify`] — the descriptor-driven expression classifier ([`ExpressionClassifier`]).
 //! * [`track`] — IoU tracker with Hungarian assignment.
+//! * [`roi`] — detection around tracked faces ([`DetectionMode::Roi`]): crops and their faces.
 //! * [`temporal`] — per-track smoothing of the expression probabilities (HMM, EMA) and hysteresis.
 //!
 //! [`ExpressionAnnotator`] ties them together, one call per frame:
@@ -35,6 +36,7 @@ pub mod classify;
 pub mod detect;
 pub mod frame;
 pub mod geometry;
+pub mod roi;
 pub mod temporal;
 pub mod track;
 
@@ -50,6 +52,50 @@ pub use track::{Tracker, TrackerConfig};
 
 use crate::error::Result;
 use crate::runtime::SessionOptions;
+
+/// Where the detector looks on the frames it runs on. The default is `Roi`: over the sample
+/// clips it agrees with `Full` on the labels and faces (`tests/face_models.rs`) at a fraction of
+/// the cost; a new face is confirmed up to `full_scan_interval - 1` frames later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DetectionMode {
+    /// The whole frame, resized to [`DetectorConfig::detection_size`].
+    Full,
+    /// A crop around each tracked face ([`roi`]), batched into one run; the whole frame every
+    /// [`AnnotatorConfig::full_scan_interval`] frames (new faces), at once when a crop loses its
+    /// face or is uncertain, when a track has no calibration yet (its first frame after the scan
+    /// that found it) and when the crops would cost more than the whole frame. Crop boxes are
+    /// calibrated onto the whole-frame boxes ([`roi::calibration`]).
+    #[default]
+    Roi,
+}
+
+/// Where a face's box on a frame comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoxSource {
+    /// Our detector on the whole frame.
+    Full,
+    /// Our detector on a crop around the face.
+    Roi,
+    /// The tracker's prediction (no detection on this frame).
+    Predicted,
+    /// Another detector's ([`ExpressionAnnotator::process_with_detections`]).
+    Upstream,
+}
+
+impl BoxSource {
+    /// `full`, `roi`, `predicted` or `upstream`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoxSource::Full => "full",
+            BoxSource::Roi => "roi",
+            BoxSource::Predicted => "predicted",
+            BoxSource::Upstream => "upstream",
+        }
+    }
+}
+
+/// Default [`AnnotatorConfig::full_scan_interval`].
+pub const DEFAULT_FULL_SCAN_INTERVAL: u32 = 10;
 
 /// Everything the annotator does per frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +114,12 @@ pub struct AnnotatorConfig {
     /// Re-classify a face once in this many frames (1: every frame). A new face is classified
     /// on its first frame.
     pub classify_interval: u32,
+    /// Where the detector looks.
+    pub detection_mode: DetectionMode,
+    /// With [`DetectionMode::Roi`]: scan the whole frame when this many frames have passed since
+    /// the last whole-frame scan (on the next frame the detector runs on); new faces are found
+    /// by these scans.
+    pub full_scan_interval: u32,
 }
 
 impl AnnotatorConfig {
@@ -85,6 +137,8 @@ impl AnnotatorConfig {
             hysteresis: HysteresisConfig::default(),
             inference_interval,
             classify_interval,
+            detection_mode: DetectionMode::default(),
+            full_scan_interval: DEFAULT_FULL_SCAN_INTERVAL,
         }
     }
 }
@@ -126,6 +180,8 @@ pub struct FaceAnnotation {
     pub detected: bool,
     /// True when the classifier ran for this face on this frame.
     pub classified: bool,
+    /// Where the box comes from on this frame.
+    pub box_source: BoxSource,
 }
 
 /// A face's stable label changed (or was set for the first time: `old` is None).
@@ -144,8 +200,13 @@ pub struct ExpressionChange {
 pub struct ProcessStats {
     /// Frame number since the last reset (0-based).
     pub frame: u64,
-    /// Whether the detector ran.
+    /// Whether the detector ran (on the whole frame or on crops).
     pub detector_ran: bool,
+    /// Whether the detector ran on the whole frame.
+    pub full_scan: bool,
+    /// Crops the detector ran on ([`DetectionMode::Roi`]). On a frame whose whole frame was
+    /// scanned too, the crops' faces only calibrate their tracks' crop boxes.
+    pub crops: usize,
     /// Faces the detector found (0 when it did not run).
     pub detections: usize,
     /// Faces classified.
@@ -191,6 +252,12 @@ struct FaceState {
     landmarks: [(f32, f32); 5],
     /// The box the landmarks belong to.
     landmarks_box: BBox,
+    /// How the whole-frame box relates to the crop's box ([`roi::calibration`]), from the last
+    /// frame on which both were found.
+    calibration: Option<[f32; 4]>,
+    /// The crop's own (uncalibrated) box of the face on the last frame it was found in a crop
+    /// alone; None after a whole-frame scan.
+    crop_box: Option<BBox>,
     last_classified: Option<u64>,
     /// A label change from the hysteresis not reported yet, as `(old, new)` label indices: it
     /// waits for a frame on which the face is visible (changes in between merge into one).
@@ -206,6 +273,9 @@ pub struct ExpressionAnnotator {
     tracker: Tracker<FaceState>,
     frame: u64,
     last_detection: Option<u64>,
+    last_full_scan: Option<u64>,
+    /// This frame's crop faces `(track id, face)` when the whole frame was scanned too.
+    crop_faces: Vec<(u64, Detection)>,
 }
 
 impl ExpressionAnnotator {
@@ -222,6 +292,8 @@ impl ExpressionAnnotator {
             config,
             frame: 0,
             last_detection: None,
+            last_full_scan: None,
+            crop_faces: Vec::new(),
         }
     }
 
@@ -303,6 +375,7 @@ impl ExpressionAnnotator {
         self.tracker.reset();
         self.frame = 0;
         self.last_detection = None;
+        self.last_full_scan = None;
     }
 
     /// Annotates the next frame of the stream. Frames are counted internally from the last
@@ -332,6 +405,112 @@ impl ExpressionAnnotator {
         self.process_frame(frame, Boxes::Tracker)
     }
 
+    /// Runs the detector as [`AnnotatorConfig::detection_mode`] says: on crops around the tracked
+    /// faces when they can be trusted, else on the whole frame.
+    fn detect(
+        &mut self,
+        frame: &Frame<'_>,
+        stats: &mut ProcessStats,
+    ) -> Result<(Vec<Detection>, BoxSource)> {
+        self.crop_faces.clear();
+        if self.config.detection_mode == DetectionMode::Roi
+            && let Some(found) = self.detect_in_crops(frame, stats)?
+        {
+            return Ok((found, BoxSource::Roi));
+        }
+        stats.full_scan = true;
+        self.last_full_scan = Some(self.frame);
+        for track in self.tracker.tracks_mut() {
+            track.state.crop_box = None;
+        }
+        let found = self.detector.detect(frame, &self.config.detector)?;
+        Ok((found, BoxSource::Full))
+    }
+
+    /// The faces of the tracks matched by the latest detection, each found in a crop around its
+    /// predicted box and calibrated ([`roi::calibrate`]); None when the whole frame must be
+    /// scanned instead: a scan is due, a track has no calibration yet, the crops would cost more
+    /// than one scan, or a crop lost its face, is uncertain ([`roi::pick`]) or found another
+    /// track's. The crops also run on a scanned frame when they are cheaper than the scan: the
+    /// faces they found are kept in `crop_faces` to calibrate their tracks with.
+    fn detect_in_crops(
+        &mut self,
+        frame: &Frame<'_>,
+        stats: &mut ProcessStats,
+    ) -> Result<Option<Vec<Detection>>> {
+        let n = self.frame;
+        let interval = u64::from(self.config.full_scan_interval.max(1));
+        let mut scan = self.last_full_scan.is_none_or(|last| n - last >= interval);
+        let tracks: Vec<_> = self
+            .tracker
+            .tracks()
+            .iter()
+            .filter(|t| t.matched_last_update())
+            .map(|t| {
+                let predicted = t.predicted_bbox();
+                // The next crop follows the crop's own box, moved as the track moves: the crop
+                // is placed the same way whatever the calibration.
+                let (px, py) = predicted.center();
+                let (bx, by) = t.bbox().center();
+                let around = t
+                    .state
+                    .crop_box
+                    .map_or(predicted, |b| b.translate(px - bx, py - by));
+                let region = roi::crop_region(&around);
+                (t.id(), predicted, region, t.state.calibration)
+            })
+            .collect();
+        if tracks.is_empty() {
+            return Ok((!scan).then(Vec::new));
+        }
+        // Cost by pixel count: the crops against one run on the whole frame.
+        let config = self.config.detector;
+        let (w, h) = self
+            .detector
+            .input_size_for(frame.width(), frame.height(), &config);
+        if tracks.len() * roi::CROP_INPUT * roi::CROP_INPUT > w * h {
+            return Ok(None);
+        }
+        let regions: Vec<frame::Region> = tracks.iter().map(|t| t.2).collect();
+        stats.crops = regions.len();
+        let size = (roi::CROP_INPUT, roi::CROP_INPUT);
+        let faces = self
+            .detector
+            .detect_regions(frame, &regions, size, &config)?;
+        let frame_size = (frame.width() as f32, frame.height() as f32);
+        let min_iou = self.tracker.config().iou_threshold;
+        let mut found = Vec::with_capacity(faces.len());
+        for (faces, &(id, predicted, region, calibration)) in faces.iter().zip(&tracks) {
+            let cell = region.width as f32 * detect::STRIDE as f32 / roi::CROP_INPUT as f32;
+            match roi::pick(faces, &predicted, &region, frame_size, cell, min_iou) {
+                roi::Pick::Found(face) => {
+                    self.crop_faces.push((id, face));
+                    match calibration {
+                        Some(c) => found.push(roi::calibrate(&face, &c, frame_size)),
+                        None => scan = true,
+                    }
+                }
+                roi::Pick::Uncertain(_) | roi::Pick::Lost => scan = true,
+            }
+        }
+        // Two tracks' crops found the same face: the tracks were about to merge, or one of them
+        // is a duplicate; the whole frame decides.
+        if scan || detect::suppress(&found, config.nms_threshold).len() < found.len() {
+            return Ok(None);
+        }
+        for &(id, face) in &self.crop_faces {
+            if let Some(track) = self.tracker.get_mut(id) {
+                track.state.crop_box = Some(face.bbox);
+            }
+        }
+        self.crop_faces.clear();
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        if config.max_faces > 0 {
+            found.truncate(config.max_faces);
+        }
+        Ok(Some(found))
+    }
+
     fn process_frame(&mut self, frame: &Frame<'_>, boxes: Boxes<'_>) -> Result<FrameAnnotations> {
         let start = Instant::now();
         let n = self.frame;
@@ -343,16 +522,17 @@ impl ExpressionAnnotator {
         let run_detector = matches!(boxes, Boxes::Detector)
             && self.last_detection.is_none_or(|last| n - last >= interval);
         let detected;
-        let detections = match boxes {
-            Boxes::Given(given) => Some(given),
+        let (detections, source) = match boxes {
+            Boxes::Given(given) => (Some(given), BoxSource::Upstream),
             Boxes::Detector if run_detector => {
                 let t = Instant::now();
-                detected = self.detector.detect(frame, &self.config.detector)?;
+                let source;
+                (detected, source) = self.detect(frame, &mut stats)?;
                 stats.detect_time = t.elapsed();
                 stats.detector_ran = true;
-                Some(&detected[..])
+                (Some(&detected[..]), source)
             }
-            _ => None,
+            _ => (None, BoxSource::Predicted),
         };
         let mut detection_tracks = Vec::new();
         if let Some(detections) = detections {
@@ -361,6 +541,9 @@ impl ExpressionAnnotator {
             detection_tracks = self.tracker.update(&boxes);
             for (det, &id) in detections.iter().zip(&detection_tracks) {
                 if let Some(track) = self.tracker.get_mut(id) {
+                    if let Some((_, face)) = self.crop_faces.iter().find(|(t, _)| *t == id) {
+                        track.state.calibration = Some(roi::calibration(&face.bbox, &det.bbox));
+                    }
                     track.state.score = det.score;
                     track.state.landmarks = det.landmarks;
                     track.state.landmarks_box = det.bbox;
@@ -460,12 +643,15 @@ impl ExpressionAnnotator {
                 frames_tracked,
                 detected: run_detector,
                 classified: state.last_classified == Some(n),
+                box_source: source,
             });
         }
         stats.total_time = start.elapsed();
         tracing::trace!(
             frame = n,
             detector = stats.detector_ran,
+            full_scan = stats.full_scan,
+            crops = stats.crops,
             faces = faces.len(),
             classified = stats.classified,
             detect_us = stats.detect_time.as_micros() as u64,

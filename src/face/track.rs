@@ -63,6 +63,12 @@ impl<S> Track<S> {
         self.bbox
     }
 
+    /// Where the box is expected on the next frame: the current box moved by the estimated
+    /// velocity (what [`Tracker::update`] matches detections against).
+    pub fn predicted_bbox(&self) -> BBox {
+        self.bbox.translate(self.velocity.0, self.velocity.1)
+    }
+
     /// Frames since the last matched detection.
     pub fn frames_since_update(&self) -> u32 {
         self.frames_since_update

@@ -2,7 +2,8 @@
 //! The face metadata layout, in one place: a `GstVideoRegionOfInterestMeta` of type `face` per
 //! face (box in frame pixels, `id` = track id) with three param structures:
 //! * `expression`: `label` (string), `confidence` (double), `raw-label` (string), `track-id`
-//!   (uint64), `frames` (uint64), `detection-confidence` (double);
+//!   (uint64), `frames` (uint64), `detection-confidence` (double), `box-source` (string: `full`,
+//!   `roi`, `predicted` or `upstream`);
 //! * `probabilities`: one double field per class label;
 //! * `landmarks`: `x0 y0 … x4 y4` (doubles, frame pixels).
 //!
@@ -10,6 +11,8 @@
 //! `expressiondescribe` and `analyticsjson` read it ([`faces`], [`read`]). These field names and
 //! types are public API (README, "Face metadata"): Python reads them.
 
+#[cfg(doc)]
+use neural_media::face::BoxSource;
 use neural_media::face::FaceAnnotation;
 
 /// The ROI type of a face meta.
@@ -49,6 +52,8 @@ pub struct ExpressionParam {
     pub frames: Option<u64>,
     /// `detection-confidence`.
     pub detection_confidence: Option<f64>,
+    /// `box-source`: `full`, `roi`, `predicted` or `upstream` ([`BoxSource::as_str`]).
+    pub box_source: Option<String>,
 }
 
 impl FaceMeta {
@@ -71,6 +76,7 @@ impl FaceMeta {
                 track_id: Some(face.track_id),
                 frames: Some(face.frames_tracked),
                 detection_confidence: Some(f64::from(face.detection_confidence)),
+                box_source: Some(face.box_source.as_str().to_string()),
             }),
             probabilities: Some(
                 labels
@@ -135,6 +141,7 @@ pub fn fill(meta: &mut gst_video::VideoRegionOfInterestMeta, face: &FaceMeta) {
                 .field_if_some("track-id", e.track_id)
                 .field_if_some("frames", e.frames)
                 .field_if_some("detection-confidence", e.detection_confidence)
+                .field_if_some("box-source", e.box_source.as_deref())
                 .build(),
         );
     }
@@ -166,6 +173,7 @@ pub fn read(meta: &gst_video::VideoRegionOfInterestMeta) -> FaceMeta {
             track_id: s.get("track-id").ok(),
             frames: s.get("frames").ok(),
             detection_confidence: s.get("detection-confidence").ok(),
+            box_source: s.get("box-source").ok(),
         }),
         probabilities: meta.param("probabilities").map(|s| {
             s.iter()
@@ -223,6 +231,7 @@ mod tests {
                 track_id: Some(7),
                 frames: Some(12),
                 detection_confidence: Some(0.5),
+                box_source: Some("roi".into()),
             }),
             probabilities: Some(vec![("sad".into(), 0.75), ("fear".into(), 0.25)]),
             landmarks: Some(vec![(1.0, 2.0); LANDMARKS]),

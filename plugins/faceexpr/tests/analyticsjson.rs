@@ -84,6 +84,7 @@ fn frame(pts_ms: u64, faces: usize) -> gst::Buffer {
                     .field("label", "happy")
                     .field("confidence", 0.75f64)
                     .field("raw-label", "surprise")
+                    .field("box-source", "roi")
                     .field("track-id", track)
                     .field("frames", 12u64 + k as u64)
                     .field("detection-confidence", 0.875f64)
@@ -140,6 +141,7 @@ fn assert_face(face: &Value, k: usize) {
     assert_eq!(expr["label"], "happy");
     assert_eq!(expr["confidence"], 0.75);
     assert_eq!(expr["raw_label"], "surprise");
+    assert_eq!(expr["box_source"], "roi");
     let probs = expr["probabilities"].as_object().unwrap();
     assert_eq!(probs.len(), LABELS.len());
     for (i, label) in LABELS.iter().enumerate() {

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use gst::glib;
 use gst::prelude::*;
 use neural_media_test_support::{self as support, media};
 
@@ -20,6 +21,7 @@ struct Face {
     rect: (u32, u32, u32, u32),
     label: String,
     raw_label: String,
+    box_source: String,
     probabilities: usize,
     landmarks: usize,
 }
@@ -54,6 +56,7 @@ fn run(source: &str, props: &str) -> Run {
                     rect: m.rect(),
                     label: expr.get("label").unwrap(),
                     raw_label: expr.get("raw-label").unwrap(),
+                    box_source: expr.get("box-source").unwrap(),
                     probabilities: m.param("probabilities").map_or(0, |s| s.n_fields()),
                     landmarks: m.param("landmarks").map_or(0, |s| s.n_fields()),
                 }
@@ -113,6 +116,46 @@ fn finds_every_face_in_group_photos() {
             assert_eq!(f.landmarks, 10, "five (x, y) landmarks");
         }
     }
+}
+
+#[test]
+fn detection_mode_roi_finds_the_faces_in_crops() {
+    init();
+    let element = gst::ElementFactory::make("faceexpression").build().unwrap();
+    let mode = |e: &gst::Element| {
+        let value = e.property_value("detection-mode");
+        let (_, v) = glib::EnumValue::from_value(&value).expect("an enum");
+        v.nick().to_string()
+    };
+    assert_eq!(mode(&element), "roi", "the default");
+    element.set_property_from_str("detection-mode", "full");
+    assert_eq!(mode(&element), "full");
+    element.set_property("full-scan-interval", 5u32);
+    assert_eq!(element.property::<u32>("full-scan-interval"), 5);
+    for (name, expected) in [("multi_face.jpg", 5), ("t1.jpg", 6)] {
+        let full = run(&image(name, "RGB"), "detection-mode=full");
+        let roi = run(&image(name, "RGB"), "detection-mode=roi");
+        let (a, b) = (full.frames.last().unwrap(), roi.frames.last().unwrap());
+        assert_eq!((a.len(), b.len()), (expected, expected), "{name}");
+        // Frames 0 and 1 scan the whole frame (1 also calibrates the new tracks' crops, and
+        // confirms them); frame 2 finds the faces in their crops alone.
+        assert!(a.iter().all(|f| f.box_source == "full"), "{a:#?}");
+        assert!(b.iter().all(|f| f.box_source == "roi"), "{b:#?}");
+        for fa in a {
+            let best = b.iter().map(|fb| iou(fa.rect, fb.rect)).fold(0.0, f64::max);
+            assert!(
+                best >= 0.6,
+                "{name}: box {:?}: IoU {best} with roi",
+                fa.rect
+            );
+        }
+    }
+    let none = run(
+        &video("no_face.mp4"),
+        "detection-mode=roi full-scan-interval=3",
+    );
+    assert!(!none.frames.is_empty());
+    assert!(none.frames.iter().all(|f| f.is_empty()), "no face expected");
 }
 
 #[test]

@@ -158,6 +158,7 @@ fn face_object(meta: FaceMeta, resolution: Resolution) -> FaceObject {
         label: param.label,
         confidence: param.confidence,
         raw_label: param.raw_label,
+        box_source: param.box_source,
         probabilities: Probabilities(meta.probabilities.unwrap_or_default()),
     });
     FaceObject {

@@ -71,6 +71,9 @@ pub struct Expression {
     pub confidence: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_label: Option<String>,
+    /// Where the box comes from: `full`, `roi`, `predicted` or `upstream`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub box_source: Option<String>,
     #[serde(skip_serializing_if = "Probabilities::is_empty")]
     pub probabilities: Probabilities,
 }
@@ -152,6 +155,7 @@ mod tests {
                     label: Some("sad".into()),
                     confidence: Some(0.75),
                     raw_label: None,
+                    box_source: Some("roi".into()),
                     probabilities: Probabilities(vec![
                         ("sad".into(), 0.75),
                         ("angry".into(), 0.25),
@@ -164,7 +168,7 @@ mod tests {
         let text = String::from_utf8(record.to_json().unwrap()).unwrap();
         assert_eq!(
             text,
-            r#"{"timestamp":40000000,"resolution":{"width":200,"height":100},"objects":[{"id":3,"detection":{"bounding_box":{"x_min":0.25,"y_min":0.25,"x_max":0.75,"y_max":0.75},"confidence":0.5,"label":"face","label_id":0},"x":50,"y":25,"w":100,"h":50,"expression":{"label":"sad","confidence":0.75,"probabilities":{"sad":0.75,"angry":0.25}},"landmarks":[[1.0,2.0]]}]}"#
+            r#"{"timestamp":40000000,"resolution":{"width":200,"height":100},"objects":[{"id":3,"detection":{"bounding_box":{"x_min":0.25,"y_min":0.25,"x_max":0.75,"y_max":0.75},"confidence":0.5,"label":"face","label_id":0},"x":50,"y":25,"w":100,"h":50,"expression":{"label":"sad","confidence":0.75,"box_source":"roi","probabilities":{"sad":0.75,"angry":0.25}},"landmarks":[[1.0,2.0]]}]}"#
         );
     }
 

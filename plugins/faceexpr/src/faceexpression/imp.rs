@@ -7,7 +7,8 @@
 //! param structures:
 //! * `expression`: `label` (string, smoothed), `confidence` (double), `raw-label` (string, this
 //!   frame's classifier output), `track-id` (uint64), `frames` (uint64, frames tracked so far),
-//!   `detection-confidence` (double);
+//!   `detection-confidence` (double), `box-source` (string: `full`, `roi`, `predicted`,
+//!   `upstream`);
 //! * `probabilities`: one double field per class label (smoothed);
 //! * `landmarks`: `x0 y0 … x4 y4` (doubles, frame pixels: eyes, nose, mouth corners).
 //!
@@ -16,6 +17,10 @@
 //! `faces` count, `detector-ran`, and `face-0`, `face-1`, … structures with `track-id`, `label`, `confidence`,
 //! `x`, `y`, `width`, `height`).
 //!
+//! With `detection-mode=roi` the detector looks only at a crop around each tracked face (all
+//! crops in one batch, at the frame's own resolution), and at the whole frame every
+//! `full-scan-interval` frames, at once when a crop loses its face or is uncertain, and when the
+//! crops would cost more than the whole frame (`neural_media::face::roi`).
 //! The detector runs every `inference-interval` frames (the tracker carries the boxes between)
 //! and, with `qos` on, is skipped on frames that downstream reports as late, rather than falling
 //! behind. With `pipelined`, each frame is analysed on a worker thread while the streaming thread
@@ -348,6 +353,19 @@ impl ObjectImpl for FaceExpression {
                     .default_value(DEFAULT_MAX_FACES)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("detection-mode", DEFAULT_DETECTION_MODE)
+                    .nick("Detection mode")
+                    .blurb("Where the detector looks: full (the whole frame, at detection-size) or roi (a crop around each tracked face, seen at the frame's own resolution, all crops in one batch; the whole frame every full-scan-interval frames, at once when a crop loses its face or is uncertain, and when the crops would cost more). roi: a new face is confirmed up to full-scan-interval - 1 frames later than with full")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("full-scan-interval")
+                    .nick("Full-scan interval")
+                    .blurb("detection-mode=roi: scan the whole frame for new faces once this many frames have passed since the last whole-frame scan")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_FULL_SCAN_INTERVAL)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("inference-interval")
                     .nick("Inference interval")
                     .blurb("Run the detector on one frame in this many; the tracker carries the boxes between")
@@ -450,6 +468,8 @@ impl ObjectImpl for FaceExpression {
             "max-batch" => s.max_batch = v.get().expect("type checked upstream"),
             "batch-timeout" => s.batch_timeout_ms = v.get().expect("type checked upstream"),
             "detection-source" => s.detection_source = v.get().expect("type checked upstream"),
+            "detection-mode" => s.detection_mode = v.get().expect("type checked upstream"),
+            "full-scan-interval" => s.full_scan_interval = v.get().expect("type checked upstream"),
             name => unimplemented!("property {name}"),
         }
     }
@@ -480,6 +500,8 @@ impl ObjectImpl for FaceExpression {
             "max-batch" => s.max_batch.to_value(),
             "batch-timeout" => s.batch_timeout_ms.to_value(),
             "detection-source" => s.detection_source.to_value(),
+            "detection-mode" => s.detection_mode.to_value(),
+            "full-scan-interval" => s.full_scan_interval.to_value(),
             name => unimplemented!("property {name}"),
         }
     }

@@ -65,6 +65,21 @@ pub enum DetectionSource {
     Upstream = 1,
 }
 
+/// Where the detector looks on the frames it runs on.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstNmFaceExpressionDetectionMode")]
+pub enum DetectionMode {
+    #[enum_value(name = "Full: the whole frame, at detection-size", nick = "full")]
+    Full = 0,
+    #[default]
+    #[enum_value(
+        name = "ROI: a crop around each tracked face, the whole frame every full-scan-interval frames and when a crop loses its face",
+        nick = "roi"
+    )]
+    Roi = 1,
+}
+
 glib::wrapper! {
     pub struct FaceExpression(ObjectSubclass<imp::FaceExpression>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }
@@ -75,6 +90,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
         Smoothing::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
         PostMessages::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
         DetectionSource::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+        DetectionMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     }
     gst::Element::register(
         Some(plugin),

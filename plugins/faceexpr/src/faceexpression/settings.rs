@@ -4,7 +4,7 @@
 use neural_media::engine::BatchPolicy;
 use neural_media::face::{self, AnnotatorConfig};
 
-use super::{DetectionSource, PostMessages, Smoothing};
+use super::{DetectionMode, DetectionSource, PostMessages, Smoothing};
 use crate::ExecutionProvider;
 
 pub const DEFAULT_THREADS: u32 = 0;
@@ -20,6 +20,8 @@ pub const DEFAULT_QOS: bool = true;
 pub const DEFAULT_PIPELINED: bool = false;
 pub const DEFAULT_MAX_BATCH: u32 = 0;
 pub const DEFAULT_BATCH_TIMEOUT_MS: u32 = 5;
+pub const DEFAULT_DETECTION_MODE: DetectionMode = DetectionMode::Roi;
+pub const DEFAULT_FULL_SCAN_INTERVAL: u32 = face::DEFAULT_FULL_SCAN_INTERVAL;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -42,6 +44,8 @@ pub struct Settings {
     pub detection_source: DetectionSource,
     pub max_batch: u32,
     pub batch_timeout_ms: u32,
+    pub detection_mode: DetectionMode,
+    pub full_scan_interval: u32,
 }
 
 impl Default for Settings {
@@ -66,6 +70,8 @@ impl Default for Settings {
             detection_source: DetectionSource::Model,
             max_batch: DEFAULT_MAX_BATCH,
             batch_timeout_ms: DEFAULT_BATCH_TIMEOUT_MS,
+            detection_mode: DEFAULT_DETECTION_MODE,
+            full_scan_interval: DEFAULT_FULL_SCAN_INTERVAL,
         }
     }
 }
@@ -95,11 +101,18 @@ impl Settings {
             min_face_size: self.min_face_size as f32,
             max_faces: self.max_faces as usize,
         };
-        AnnotatorConfig::new(
-            detector,
-            smoothing,
-            self.inference_interval,
-            self.classify_interval,
-        )
+        AnnotatorConfig {
+            detection_mode: match self.detection_mode {
+                DetectionMode::Full => face::DetectionMode::Full,
+                DetectionMode::Roi => face::DetectionMode::Roi,
+            },
+            full_scan_interval: self.full_scan_interval,
+            ..AnnotatorConfig::new(
+                detector,
+                smoothing,
+                self.inference_interval,
+                self.classify_interval,
+            )
+        }
     }
 }
