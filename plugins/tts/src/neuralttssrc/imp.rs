@@ -95,9 +95,9 @@ struct State {
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
-    /// SSML (`text-format=ssml`): segments waiting to be phonemized, one at a time.
+    /// SSML (`text-format=ssml`): segments waiting to be phonemized, a sentence at a time.
     segments: VecDeque<Segment>,
-    /// SSML: the next segment's steps (runs, silences, marks).
+    /// SSML: the next sentence's steps (runs, silences, marks).
     steps: VecDeque<Step>,
     /// SSML: the last run ended inside a sentence.
     cut: bool,
@@ -578,7 +578,10 @@ impl NeuralTtsSrc {
                 }
                 match state.steps.pop_front() {
                     Some(step) => Some(Ok(step)),
-                    None => state.segments.pop_front().map(Err),
+                    None => {
+                        let len = neural_media::tts::ssml::plan::sentence_len(&state.segments);
+                        (len > 0).then(|| Err(state.segments.drain(..len).collect::<Vec<_>>()))
+                    }
                 }
             })?;
             match next {
@@ -588,7 +591,7 @@ impl NeuralTtsSrc {
                         return Ok(Some(buffer));
                     }
                 }
-                Some(Err(segment)) => self.plan_segment(settings, &segment)?,
+                Some(Err(segments)) => self.plan_segments(settings, &segments)?,
             }
         }
     }
