@@ -194,6 +194,10 @@ impl ChunkIds {
     }
 }
 
+/// Each id's duration in frames, and the number of samples the model gave for them (the
+/// sentence silence not included).
+pub(crate) type RunFrames = (Vec<f32>, usize);
+
 /// One piece of synthesised audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
@@ -578,7 +582,7 @@ impl Voice {
         &mut self,
         chunk_ids: ChunkIds,
         config: &SynthesisConfig,
-    ) -> Result<(Chunk, Option<(Vec<f32>, usize)>)> {
+    ) -> Result<(Chunk, Option<RunFrames>)> {
         config.check()?;
         let (mut samples, durations, mut stats) = self.synth.run_with_durations(
             &chunk_ids.ids.ids,

@@ -339,3 +339,108 @@ impl Runs<'_> {
         self.steps.extend(after.into_iter().map(|(_, step)| step));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tts::ssml::parse;
+
+    fn config() -> VoiceConfig {
+        VoiceConfig::parse(
+            r#"{"audio": {"sample_rate": 22050}, "espeak": {"voice": "x"},
+                "phoneme_id_map": {"_": [0], "^": [1], "$": [2], " ": [3], "a": [4], "b": [5],
+                                   ".": [7]}}"#,
+        )
+        .unwrap()
+    }
+
+    /// Each word is its letters `a` and `b`.
+    struct Letters;
+    impl Phonemizer for Letters {
+        fn phonemize(&self, _voice: &str, text: &str) -> Result<String> {
+            Ok(text
+                .split_whitespace()
+                .map(|w| {
+                    w.chars()
+                        .filter(|c| matches!(c, 'a' | 'b'))
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+    }
+
+    fn steps(document: &str, durations: bool) -> Vec<Step> {
+        let doc = parse(document);
+        plan(&doc, &config(), &Letters, Chunking::Sentence, durations)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn breaks_and_marks_inside_a_sentence_stay_in_its_run_with_durations() {
+        let document = "<speak>ab <break time=\"1s\"/>ba <mark name=\"m\"/>a. \
+                        <mark name=\"end\"/>b.</speak>";
+        let joined = steps(document, true);
+        let whole = steps("<speak>ab ba a.</speak>", true);
+        let [
+            Step::Run { ids, inside, .. },
+            Step::Mark(end),
+            Step::Run { ids: last, .. },
+        ] = joined.as_slice()
+        else {
+            panic!("{joined:?}");
+        };
+        // The ids of the text without the break and mark; both sit on the spaces.
+        let Step::Run { ids: plain, .. } = &whole[0] else {
+            panic!("{whole:?}");
+        };
+        assert_eq!(ids.ids, plain.ids);
+        // ^ _ a _ b _ ' ' _ b _ a _ ' ' _ a _ . _ $
+        assert_eq!(
+            inside,
+            &[(6, Step::Silence(1.0)), (12, Step::Mark("m".into()))]
+        );
+        assert_eq!(ids.ids.ids[6], 3);
+        assert_eq!(ids.ids.ids[12], 3);
+        assert_eq!(end, "end");
+        assert_eq!(last.phonemes, "b.");
+        // Without durations: cut into runs, as before.
+        let cut = steps(document, false);
+        assert!(matches!(
+            cut.as_slice(),
+            [
+                Step::Run { .. },
+                Step::Silence(_),
+                Step::Run { .. },
+                Step::Mark(_),
+                Step::Run { .. },
+                Step::Mark(_),
+                Step::Run { .. }
+            ]
+        ));
+        assert!(
+            cut.iter()
+                .all(|s| !matches!(s, Step::Run { inside, .. } if !inside.is_empty()))
+        );
+    }
+
+    #[test]
+    fn a_prosody_change_still_cuts_and_points_at_the_ends_are_steps() {
+        let joined = steps(
+            "<speak><mark name=\"a\"/>ab <prosody rate=\"slow\">ba</prosody> \
+             <break time=\"1s\"/>b.</speak>",
+            true,
+        );
+        let kinds: Vec<_> = joined
+            .iter()
+            .map(|s| match s {
+                Step::Run { inside, .. } => format!("run{}", inside.len()),
+                Step::Silence(_) => "silence".into(),
+                Step::Mark(_) => "mark".into(),
+            })
+            .collect();
+        // The break sits where the prosody changes back: between runs.
+        assert_eq!(kinds, ["mark", "run0", "run0", "silence", "run0"]);
+    }
+}

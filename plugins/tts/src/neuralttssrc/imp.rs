@@ -3,8 +3,10 @@
 //!
 //! The text comes from the `text` property, a UTF-8 file (`location`), and the `push-text` action
 //! signal (append text while PLAYING). With `text-format=ssml` each of them is one SSML document
-//! (the subset of the core's `ssml` module): a `break` is a buffer of silence, a prosody change
-//! or a `mark` starts a new buffer, each `<mark name=…>` posts a `neuraltts-mark` message
+//! (the subset of the core's `ssml` module): a `break` between sentences is a buffer of silence
+//! and one inside a sentence is silence inside its buffer (a voice with durations; without, it
+//! cuts the sentence into two buffers), a prosody change starts a new buffer, each
+//! `<mark name=…>` posts a `neuraltts-mark` message
 //! (`name`, `pts` in ns), and what the voice cannot honour gives a bus warning (malformed SSML
 //! is spoken as its text). Each sentence is synthesised just before it is needed, so
 //! the first buffer leaves as soon as the first sentence is ready, memory stays bounded for long
