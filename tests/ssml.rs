@@ -517,3 +517,31 @@ fn break_rate_and_mark_in_the_audio() {
         Segment::Mark("x".into())
     );
 }
+
+#[test]
+fn without_durations_a_break_inside_a_sentence_cuts_it() {
+    let path = neural_media::assets::data_file(neural_media::assets::PROVISIONED_VOICE);
+    let mut voice = Voice::load(&path, None, &Default::default())
+        .unwrap_or_else(|e| panic!("the provisioned voice: {e}"));
+    assert!(!voice.has_durations());
+    let rate = voice.sample_rate() as f64;
+    let whole = speak(
+        &mut voice,
+        "<speak>Please wait while we connect you.</speak>",
+    );
+    let split = speak(
+        &mut voice,
+        "<speak>Please wait <break time=\"1500ms\"/><mark name=\"x\"/>while we connect you.\
+         </speak>",
+    );
+    // Two runs, each side's pause at the cut trimmed: about the break's length more (the halves
+    // are spoken a little differently).
+    assert_eq!(split.speech.chunks.len(), 2);
+    let first = &split.speech.chunks[0];
+    let silence = &split.speech.samples[first.start + first.len..][..(1.5 * rate) as usize];
+    assert!(silence.iter().all(|&s| s == 0.0));
+    assert_eq!(split.marks[0].offset, split.speech.chunks[1].start);
+    let delta = (split.speech.samples.len() as f64 - whole.speech.samples.len() as f64) / rate;
+    eprintln!("break inside a sentence, no durations: +{delta:.4} s");
+    assert!((delta - 1.5).abs() < 0.15, "{delta}");
+}
