@@ -50,7 +50,8 @@ fn main() {
         parse.push(t.elapsed().as_secs_f64());
         assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
         let t = Instant::now();
-        let (steps, _) = ssml::plan(&doc, &config, &Espeak, Chunking::Sentence).expect("plan");
+        let (steps, _) =
+            ssml::plan(&doc, &config, &Espeak, Chunking::Sentence, true).expect("plan");
         plan.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         let chunks = text_to_ids(&paragraph, &config, &Espeak, Chunking::Sentence).expect("front");

@@ -5,6 +5,7 @@
 //! and is never silent, and a `break`, `prosody rate` and `mark` land where they should in the
 //! audio. Needs the provisioned voice: the tests fail when it is missing.
 
+use neural_media::tts::marks::WordMark;
 use neural_media::tts::ssml::{self, Segment, Step};
 use neural_media::tts::{Chunking, Normalize, SynthesisConfig, Voice, VoiceConfig};
 use proptest::prelude::*;
@@ -42,7 +43,7 @@ fn runs(
     chunking: Chunking,
 ) -> Vec<(String, Vec<i64>, bool)> {
     let doc = ssml::parse(ssml_text);
-    let (steps, _) = ssml::plan(&doc, config, &Espeak, chunking).unwrap();
+    let (steps, _) = ssml::plan(&doc, config, &Espeak, chunking, true).unwrap();
     steps
         .into_iter()
         .filter_map(|s| match s {
@@ -139,7 +140,7 @@ fn phoneme_gives_exactly_the_ids_of_its_ipa() {
 
     // A symbol the voice lacks is skipped, with a warning.
     let doc = ssml::parse("<speak><phoneme alphabet=\"ipa\" ph=\"tə\u{2a6}m\">x</phoneme></speak>");
-    let (steps, warnings) = ssml::plan(&doc, &config, &Espeak, Chunking::Sentence).unwrap();
+    let (steps, warnings) = ssml::plan(&doc, &config, &Espeak, Chunking::Sentence, true).unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].message.contains('\u{2a6}'));
     let Step::Run { ids, .. } = &steps[0] else {
@@ -273,23 +274,41 @@ proptest! {
     fn hostile_ssml_never_panics_is_never_silent_and_ids_stay_in_range(input in hostile_ssml()) {
         let config = voice_config();
         let doc = ssml::parse(&input);
-        for chunking in [Chunking::Sentence, Chunking::Clause] {
-            let (steps, _) = ssml::plan(&doc, &config, &Espeak, chunking)
+        for (chunking, durations) in [
+            (Chunking::Sentence, true),
+            (Chunking::Sentence, false),
+            (Chunking::Clause, true),
+        ] {
+            let (steps, _) = ssml::plan(&doc, &config, &Espeak, chunking, durations)
                 .map_err(|e| TestCaseError::fail(format!("{input:?}: {e}")))?;
             let count = config.id_count();
+            let mut marks = Vec::new();
             for step in &steps {
                 match step {
-                    Step::Run { ids, prosody } => {
+                    Step::Run { ids, prosody, inside } => {
                         prop_assert!(ids.ids.ids.iter().all(|id| (0..count).contains(id)));
                         prop_assert!(ids.ids.mapped > 0);
                         prop_assert!(ids.phonemes.chars().count() <= 4 * 400 + 8);
                         prop_assert!(prosody.length.is_finite() && prosody.length > 0.0);
                         prop_assert!(prosody.volume.is_finite() && prosody.volume >= 0.0);
+                        prop_assert!(durations || inside.is_empty());
+                        // Inside the run, between its first and last phonemes, in order.
+                        prop_assert!(inside.windows(2).all(|w| w[0].0 <= w[1].0));
+                        for (id, step) in inside {
+                            prop_assert!(*id >= 2 && *id < ids.ids.ids.len(), "{id}");
+                            match step {
+                                Step::Silence(s) => prop_assert!(s.is_finite() && *s > 0.0),
+                                Step::Mark(name) => marks.push(name.as_str()),
+                                Step::Run { .. } => prop_assert!(false, "a run in a run"),
+                            }
+                        }
                     }
                     Step::Silence(s) => prop_assert!(s.is_finite() && *s > 0.0 && *s <= 10.0),
-                    Step::Mark(_) => {}
+                    Step::Mark(name) => marks.push(name.as_str()),
                 }
             }
+            // No mark is lost or moved out of order.
+            prop_assert_eq!(marks, doc.marks());
             let malformed = doc.warnings.iter().any(|w| w.malformed);
             if malformed && has_bare_words(&input) {
                 prop_assert!(
@@ -310,7 +329,7 @@ fn every_fragment_alone_and_all_together() {
         .chain([FRAGMENTS.concat()])
     {
         let doc = ssml::parse(&input);
-        ssml::plan(&doc, &config, &Espeak, Chunking::Sentence).unwrap();
+        ssml::plan(&doc, &config, &Espeak, Chunking::Sentence, true).unwrap();
     }
 }
 
@@ -334,11 +353,42 @@ fn speak(voice: &mut Voice, document: &str) -> ssml::SsmlSpeech {
     let doc = ssml::parse(document);
     assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
     let config = deterministic(voice);
-    let (steps, _) = ssml::plan(&doc, voice.config(), &Espeak, config.chunking).unwrap();
+    let durations = voice.has_durations();
+    let (steps, _) = ssml::plan(&doc, voice.config(), &Espeak, config.chunking, durations).unwrap();
     voice
         .synthesize_ssml(&steps, &config, || true)
         .unwrap()
         .unwrap()
+}
+
+/// Sentences with a `break` or `mark` between two words: (before, after).
+const MID_SENTENCE: [(&str, &str); 5] = [
+    ("Hello", "world."),
+    ("Please wait", "while we connect you."),
+    ("Good morning", "everybody, and welcome."),
+    ("The train to Boston", "leaves from platform four."),
+    ("She sells sea shells", "by the sea shore."),
+];
+
+/// The word marks of plain `text` (one sentence), in samples.
+fn word_marks(voice: &mut Voice, text: &str) -> Vec<WordMark> {
+    let config = SynthesisConfig {
+        word_marks: true,
+        ..deterministic(voice)
+    };
+    let mut words = Vec::new();
+    voice
+        .synthesize(text, &config, &Espeak, |chunk| {
+            words.extend(chunk.marks.expect("durations").words);
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(
+        words.len(),
+        text.split(' ').count(),
+        "{text}: one phoneme word per word"
+    );
+    words
 }
 
 #[test]
@@ -358,20 +408,59 @@ fn break_rate_and_mark_in_the_audio() {
         broken.speech.samples.len() - plain.speech.samples.len(),
         rate * 3 / 2
     );
-    // Within a sentence: the two halves are spoken apart (their own pauses at the cut trimmed),
-    // which changes their length a little (measured -0.12..+0.12 s on eight sentences).
+    // Within a sentence (the voice has durations): still one run, the silence inserted at the
+    // word boundary.
+    assert!(voice.has_durations());
     let whole = speak(&mut voice, "<speak>Hello world.</speak>");
-    let split = speak(
-        &mut voice,
-        "<speak>Hello <break time=\"1500ms\"/>world.</speak>",
-    );
-    let delta = split.speech.samples.len() as f64 / rate as f64
-        - whole.speech.samples.len() as f64 / rate as f64;
-    eprintln!("break inside a sentence: +{delta:.3} s");
-    assert!((delta - 1.5).abs() < 0.15, "{delta}");
-    let first = &split.speech.chunks[0];
-    let silence = &split.speech.samples[first.start + first.len..][..rate * 3 / 2];
-    assert!(silence.iter().all(|&s| s == 0.0));
+    for (before, after) in MID_SENTENCE {
+        let text = format!("{before} {after}");
+        let plain = speak(&mut voice, &format!("<speak>{text}</speak>"));
+        let split = speak(
+            &mut voice,
+            &format!("<speak>{before} <break time=\"1500ms\"/>{after}</speak>"),
+        );
+        assert_eq!(split.speech.chunks.len(), 1, "{text}: one run");
+        let delta =
+            (split.speech.samples.len() as f64 - plain.speech.samples.len() as f64) / rate as f64;
+        // Where the silence is, and the words of the same text around it.
+        let n = rate * 3 / 2;
+        let samples = &split.speech.samples;
+        let cut = (0..samples.len().saturating_sub(n))
+            .find(|&i| samples[i..i + n].iter().all(|&s| s == 0.0))
+            .unwrap_or_else(|| panic!("{text}: no 1.5 s of silence"));
+        let words = word_marks(&mut voice, &text);
+        let last_before = before.split(' ').count() - 1;
+        let (prev, next) = (&words[last_before], &words[last_before + 1]);
+        eprintln!(
+            "break inside {text:?}: +{delta:.4} s; cut {:.4} s, between {:?} (ends {:.4} s) and {:?} \
+             (starts {:.4} s)",
+            cut as f64 / rate as f64,
+            prev.text,
+            (prev.sample + prev.len) as f64 / rate as f64,
+            next.text,
+            next.sample as f64 / rate as f64,
+        );
+        assert!((delta - 1.5).abs() <= 0.02, "{text}: +{delta} s");
+        // The same run as without the break (the same ids): the same audio, with the silence
+        // in it.
+        let mut expected = plain.speech.samples.clone();
+        expected.splice(cut..cut, std::iter::repeat_n(0.0, n));
+        assert_eq!(samples.len(), expected.len());
+        let diff = samples
+            .iter()
+            .zip(&expected)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            diff < 1e-4,
+            "{text}: the speech around the break differs by {diff}"
+        );
+        // At the word boundary (the word marks' frames, 3 ms to spare).
+        let slack = rate * 3 / 1000;
+        assert!(
+            prev.sample + prev.len <= cut + slack && cut <= next.sample + slack,
+            "{text}: the silence at {cut} is not between {prev:?} and {next:?}"
+        );
+    }
 
     // Slow speech is longer.
     let slow = speak(
@@ -385,13 +474,67 @@ fn break_rate_and_mark_in_the_audio() {
         whole.speech.samples.len()
     );
 
-    // A mark between two words: at the end of the first half.
-    let marked = speak(&mut voice, "<speak>Hello <mark name=\"x\"/>world.</speak>");
-    assert_eq!(marked.marks.len(), 1);
-    assert_eq!(marked.marks[0].name, "x");
-    assert_eq!(marked.marks[0].offset, marked.speech.chunks[1].start);
+    // A mark between two words: one run, the mark at the boundary between them.
+    for (before, after) in MID_SENTENCE {
+        let text = format!("{before} {after}");
+        let marked = speak(
+            &mut voice,
+            &format!("<speak>{before} <mark name=\"x\"/>{after}</speak>"),
+        );
+        assert_eq!(marked.speech.chunks.len(), 1, "{text}: one run");
+        assert_eq!(marked.marks.len(), 1);
+        assert_eq!(marked.marks[0].name, "x");
+        let at = marked.marks[0].offset;
+        let words = word_marks(&mut voice, &text);
+        let last_before = before.split(' ').count() - 1;
+        let (prev, next) = (&words[last_before], &words[last_before + 1]);
+        eprintln!(
+            "mark in {text:?} at {:.4} s: {:?} ends {:.4} s, {:?} starts {:.4} s",
+            at as f64 / rate as f64,
+            prev.text,
+            (prev.sample + prev.len) as f64 / rate as f64,
+            next.text,
+            next.sample as f64 / rate as f64,
+        );
+        let slack = rate * 3 / 1000;
+        assert!(
+            prev.sample + prev.len <= at + slack && at <= next.sample + slack,
+            "{text}: the mark at {at} is not between {prev:?} and {next:?}"
+        );
+        // A mark adds nothing to the audio.
+        let plain = speak(&mut voice, &format!("<speak>{text}</speak>"));
+        assert_eq!(marked.speech.samples, plain.speech.samples, "{text}");
+    }
     assert_eq!(
         ssml::parse("<speak>Hello <mark name=\"x\"/>world.</speak>").segments[1],
         Segment::Mark("x".into())
     );
+}
+
+#[test]
+fn without_durations_a_break_inside_a_sentence_cuts_it() {
+    let path = neural_media::assets::data_file(neural_media::assets::PROVISIONED_VOICE);
+    let mut voice = Voice::load(&path, None, &Default::default())
+        .unwrap_or_else(|e| panic!("the provisioned voice: {e}"));
+    assert!(!voice.has_durations());
+    let rate = voice.sample_rate() as f64;
+    let whole = speak(
+        &mut voice,
+        "<speak>Please wait while we connect you.</speak>",
+    );
+    let split = speak(
+        &mut voice,
+        "<speak>Please wait <break time=\"1500ms\"/><mark name=\"x\"/>while we connect you.\
+         </speak>",
+    );
+    // Two runs, each side's pause at the cut trimmed: about the break's length more (the halves
+    // are spoken a little differently).
+    assert_eq!(split.speech.chunks.len(), 2);
+    let first = &split.speech.chunks[0];
+    let silence = &split.speech.samples[first.start + first.len..][..(1.5 * rate) as usize];
+    assert!(silence.iter().all(|&s| s == 0.0));
+    assert_eq!(split.marks[0].offset, split.speech.chunks[1].start);
+    let delta = (split.speech.samples.len() as f64 - whole.speech.samples.len() as f64) / rate;
+    eprintln!("break inside a sentence, no durations: +{delta:.4} s");
+    assert!((delta - 1.5).abs() < 0.15, "{delta}");
 }

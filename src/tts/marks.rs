@@ -375,7 +375,7 @@ impl<'a> SourceCursor<'a> {
 
 /// The id range of each code point of `phonemes` (as [`super::ids::phonemes_to_ids`] lays them
 /// out: each mapped phoneme's ids, then the pad), and the number of ids before the first one.
-fn id_ranges(phonemes: &str, config: &VoiceConfig) -> Vec<(usize, usize)> {
+pub(crate) fn id_ranges(phonemes: &str, config: &VoiceConfig) -> Vec<(usize, usize)> {
     let len = |c| config.ids(c).map_or(0, <[i64]>::len);
     let pad = len(PAD);
     let mut at = len(BOS) + pad;

@@ -194,6 +194,10 @@ impl ChunkIds {
     }
 }
 
+/// Each id's duration in frames, and the number of samples the model gave for them (the
+/// sentence silence not included).
+pub(crate) type RunFrames = (Vec<f32>, usize);
+
 /// One piece of synthesised audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
@@ -569,19 +573,30 @@ impl Voice {
         chunk_ids: ChunkIds,
         config: &SynthesisConfig,
     ) -> Result<Chunk> {
+        Ok(self.synthesize_chunk_frames(chunk_ids, config)?.0)
+    }
+
+    /// [`Voice::synthesize_chunk`], with each id's duration in frames and the number of samples
+    /// the model gave (before the sentence silence) when the voice has durations.
+    pub(crate) fn synthesize_chunk_frames(
+        &mut self,
+        chunk_ids: ChunkIds,
+        config: &SynthesisConfig,
+    ) -> Result<(Chunk, Option<RunFrames>)> {
         config.check()?;
         let (mut samples, durations, mut stats) = self.synth.run_with_durations(
             &chunk_ids.ids.ids,
             config.scales(),
             self.speaker(config),
         )?;
-        let marks = durations.map(|frames| {
+        let voiced = samples.len();
+        let marks = durations.as_ref().map(|frames| {
             marks::chunk_marks(
                 &chunk_ids.text,
                 &chunk_ids.phonemes,
                 &chunk_ids.words,
-                &frames,
-                samples.len(),
+                frames,
+                voiced,
                 &self.config,
             )
         });
@@ -601,7 +616,7 @@ impl Voice {
                 "phonemes missing from the voice were dropped"
             );
         }
-        Ok(Chunk {
+        let chunk = Chunk {
             text: chunk_ids.text,
             samples,
             sample_rate: self.config.sample_rate,
@@ -609,7 +624,8 @@ impl Voice {
             dropped_phonemes: chunk_ids.ids.dropped,
             stats,
             marks,
-        })
+        };
+        Ok((chunk, durations.map(|frames| (frames, voiced))))
     }
 
     /// Synthesises one id sequence (no sentence silence), applying the configured gain and

@@ -36,6 +36,7 @@ impl Timed {
 struct Output {
     buffers: Vec<gst::Buffer>,
     sentences: Vec<Timed>,
+    words: Vec<Timed>,
     marks: Vec<(String, gst::ClockTime)>,
     warnings: Vec<String>,
 }
@@ -73,6 +74,11 @@ fn record(msg: &gst::Message, out: &mut Output) {
                 let pts = || gst::ClockTime::from_nseconds(s.get("pts").unwrap());
                 match s.name().as_str() {
                     "neuraltts-sentence" => out.sentences.push(Timed {
+                        text: s.get("text").unwrap(),
+                        pts: pts(),
+                        duration: gst::ClockTime::from_nseconds(s.get("duration").unwrap()),
+                    }),
+                    "neuraltts-word" => out.words.push(Timed {
                         text: s.get("text").unwrap(),
                         pts: pts(),
                         duration: gst::ClockTime::from_nseconds(s.get("duration").unwrap()),
@@ -153,21 +159,47 @@ fn break_adds_its_length_as_silence_between_the_words_around_it() {
     assert_voiced(&broken, first.end() - secs(0.25), first.end());
     assert_voiced(&broken, second.pts, second.pts + secs(0.25));
 
-    // Inside a sentence the two halves are spoken apart: a little longer or shorter.
-    let plain = speak("<speak>Please wait while we connect you.</speak>");
+    // Inside a sentence (the voice has durations): one run, the same audio as without the
+    // break with 1.5 s of silence inserted between "wait" and "while".
+    let text = "Please wait while we connect you.";
+    let plain = speak(&format!("<speak>{text}</speak>"));
     let broken = speak("<speak>Please wait <break time=\"1500ms\"/>while we connect you.</speak>");
     let delta = broken.spoken_seconds() - plain.spoken_seconds();
     eprintln!("break inside a sentence: +{delta:.4} s");
-    assert!((delta - 1.5).abs() <= 0.15, "+{delta} s");
-    let (first, second) = (&broken.sentences[0], &broken.sentences[1]);
+    assert!((delta - 1.5).abs() <= 0.02, "+{delta} s");
+    assert_eq!(broken.sentences.len(), 1);
+    assert_eq!(broken.sentences[0].text, text);
+    let (a, b) = (plain.samples(), broken.samples());
+    let n = (1.5 * RATE) as usize;
+    let start = b.iter().position(|&s| s != 0).unwrap();
+    let cut = (start..b.len() - n)
+        .find(|&i| b[i..i + n].iter().all(|&s| s == 0))
+        .expect("1.5 s of silence");
+    assert_eq!(&b[..cut], &a[..cut]);
+    let rest = (a.len() - cut).min(b.len() - cut - n);
+    assert!(rest as f64 > 0.5 * RATE);
+    assert_eq!(&b[cut + n..][..rest], &a[cut..][..rest]);
+    // The words of the same text, as plain text.
+    let words = run(
+        &[("overflow", "shift")],
+        "text/x-raw,format=utf8",
+        &[(text, 1.0, 6.0)],
+    )
+    .words;
+    let (wait, while_) = (&words[1], &words[2]);
     assert_eq!(
-        (first.text.as_str(), second.text.as_str()),
-        ("Please wait", "while we connect you.")
+        (wait.text.as_str(), while_.text.as_str()),
+        ("wait", "while")
     );
-    assert!(second.pts - first.end() >= secs(1.5));
-    assert_silent(&broken, first.end(), second.pts);
-    assert_voiced(&broken, first.end() - secs(0.2), first.end());
-    assert_voiced(&broken, second.pts, second.pts + secs(0.2));
+    let at = broken.buffers[0].pts().unwrap() + secs(cut as f64 / RATE);
+    eprintln!(
+        "silence at {at}: \"wait\" ends {}, \"while\" starts {}",
+        wait.end(),
+        while_.pts
+    );
+    assert!(wait.end() <= at + secs(0.003) && at <= while_.pts + secs(0.003));
+    assert_voiced(&broken, at - secs(0.2), at);
+    assert_voiced(&broken, at + secs(1.5), at + secs(1.7));
 }
 
 #[test]
@@ -177,26 +209,37 @@ fn mark_lands_between_its_words_at_the_cue_time_after_fit() {
     assert_eq!(natural.marks.len(), 1);
     let (name, at) = &natural.marks[0];
     assert_eq!(name, "x");
-    let (first, second) = (&natural.sentences[0], &natural.sentences[1]);
-    assert_eq!(first.text, "Good morning");
+    // One run, as without the mark; the mark between the words of the same text.
+    assert_eq!(natural.sentences.len(), 1);
+    let plain = speak("<speak>Good morning everybody, and welcome.</speak>");
+    assert_eq!(natural.samples(), plain.samples());
+    let words = run(
+        &[("overflow", "shift")],
+        "text/x-raw,format=utf8",
+        &[("Good morning everybody, and welcome.", 1.0, 6.0)],
+    )
+    .words;
+    let (morning, everybody) = (&words[1], &words[2]);
     assert_eq!(
-        *at, second.pts,
-        "the mark is where the words after it start"
+        (morning.text.as_str(), everybody.text.as_str()),
+        ("morning", "everybody")
     );
-    assert!(*at > first.pts + secs(0.3));
+    eprintln!(
+        "mark at {at}: \"morning\" ends {}, \"everybody\" starts {}",
+        morning.end(),
+        everybody.pts
+    );
+    assert!(morning.end() <= *at + secs(0.003) && *at <= everybody.pts + secs(0.003));
     // Speech on both sides, a pause at the mark itself.
     assert_voiced(&natural, *at - secs(0.3), *at);
     assert_voiced(&natural, *at, *at + secs(0.3));
     let around = rms(&natural.window(*at - secs(0.005), *at + secs(0.005)));
     assert!(around < 300.0, "rms {around:.0} at the mark");
-    // The words before it end there: what follows is silence up to the words after it.
-    assert!(first.end() <= *at);
     // Too long for its cue: spoken faster, the mark still between the same words, in the
     // cue's time base.
     let fitted = run(&[("overflow", "fit")], SSML, &[(document, 2.0, 1.5)]);
     let (_, at) = &fitted.marks[0];
     assert_eq!(fitted.sentences[0].pts, secs(2.0));
-    assert_eq!(*at, fitted.sentences[1].pts);
     assert!(*at - secs(2.0) < natural.marks[0].1 - secs(1.0), "sped up");
     // Clipped before the mark: no message.
     let clipped = run(&[("overflow", "clip")], SSML, &[(document, 0.0, 0.3)]);
@@ -316,17 +359,24 @@ fn src_speaks_ssml_from_text_and_file() {
     let src = pipeline.by_name("neuralttssrc0").unwrap();
     src.set_property(
         "text",
-        "<speak>One. <break time=\"500ms\"/><mark name=\"two\"/>Two.</speak>",
+        "<speak>One. <break time=\"500ms\"/><mark name=\"two\"/>Two <mark name=\"three\"/>\
+         three.</speak>",
     );
     let out = src_output(&pipeline);
     let texts: Vec<_> = out.sentences.iter().map(|s| s.text.as_str()).collect();
-    assert_eq!(texts, ["One.", "Two.", "From the file.", "Oui."]);
-    // The break is a buffer of silence between "One." and "Two.", the mark where "Two." starts.
+    assert_eq!(texts, ["One.", "Two three.", "From the file.", "Oui."]);
+    // The break is a buffer of silence between "One." and "Two three.", the mark where "Two"
+    // starts.
     let silence = &out.buffers[1];
     assert_eq!(silence.pts(), Some(out.sentences[0].end()));
     assert_eq!(silence.duration(), Some(secs(0.5)));
     assert!(samples_of(silence).iter().all(|&s| s == 0));
-    assert_eq!(out.marks, [("two".to_owned(), out.sentences[1].pts)]);
+    // A mark inside a sentence (the voice has durations): in its buffer, between its words.
+    let second = &out.sentences[1];
+    assert_eq!(out.marks.len(), 2);
+    assert_eq!(out.marks[0], ("two".to_owned(), second.pts));
+    assert_eq!(out.marks[1].0, "three");
+    assert!(out.marks[1].1 > second.pts + secs(0.1) && out.marks[1].1 < second.end() - secs(0.1));
     assert_eq!(out.sentences[1].pts, out.sentences[0].end() + secs(0.5));
     assert!(
         out.warnings.iter().any(|w| w.contains("<lang>")),

@@ -28,8 +28,12 @@
 //! Speech is split into separate model runs only where it has to be: at a `break`, a `mark`, a
 //! prosody change (`prosody`, `emphasis`) and the end of a `p` or `s`, besides the sentence and
 //! clause splits of plain text. `sub`, `say-as` and `phoneme` stay in the run of the sentence
-//! around them. A sentence cut by a `break` or `mark` is two runs: the speech on each side is a
-//! little different from the uncut sentence's (each part is spoken as a whole phrase).
+//! around them. With a voice that gives phoneme durations, a `break` or `mark` inside a sentence
+//! does not cut it: the sentence is one run, and the break's silence is inserted (the mark
+//! placed) at the quietest point of the word boundary the durations give (see [`plan`] and
+//! [`Voice::synthesize_ssml_run`](super::Voice::synthesize_ssml_run)). Without durations, such a
+//! sentence is two runs: the speech on each side is a little different from the uncut
+//! sentence's (each part is spoken as a whole phrase).
 
 mod parse;
 pub mod plan;

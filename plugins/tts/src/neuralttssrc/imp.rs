@@ -3,8 +3,10 @@
 //!
 //! The text comes from the `text` property, a UTF-8 file (`location`), and the `push-text` action
 //! signal (append text while PLAYING). With `text-format=ssml` each of them is one SSML document
-//! (the subset of the core's `ssml` module): a `break` is a buffer of silence, a prosody change
-//! or a `mark` starts a new buffer, each `<mark name=…>` posts a `neuraltts-mark` message
+//! (the subset of the core's `ssml` module): a `break` between sentences is a buffer of silence
+//! and one inside a sentence is silence inside its buffer (a voice with durations; without, it
+//! cuts the sentence into two buffers), a prosody change starts a new buffer, each
+//! `<mark name=…>` posts a `neuraltts-mark` message
 //! (`name`, `pts` in ns), and what the voice cannot honour gives a bus warning (malformed SSML
 //! is spoken as its text). Each sentence is synthesised just before it is needed, so
 //! the first buffer leaves as soon as the first sentence is ready, memory stays bounded for long
@@ -95,9 +97,9 @@ struct State {
     /// Samples produced so far: the next buffer's offset.
     position: u64,
     discont: bool,
-    /// SSML (`text-format=ssml`): segments waiting to be phonemized, one at a time.
+    /// SSML (`text-format=ssml`): segments waiting to be phonemized, a sentence at a time.
     segments: VecDeque<Segment>,
-    /// SSML: the next segment's steps (runs, silences, marks).
+    /// SSML: the next sentence's steps (runs, silences, marks).
     steps: VecDeque<Step>,
     /// SSML: the last run ended inside a sentence.
     cut: bool,
@@ -578,7 +580,10 @@ impl NeuralTtsSrc {
                 }
                 match state.steps.pop_front() {
                     Some(step) => Some(Ok(step)),
-                    None => state.segments.pop_front().map(Err),
+                    None => {
+                        let len = neural_media::tts::ssml::plan::sentence_len(&state.segments);
+                        (len > 0).then(|| Err(state.segments.drain(..len).collect::<Vec<_>>()))
+                    }
                 }
             })?;
             match next {
@@ -588,7 +593,7 @@ impl NeuralTtsSrc {
                         return Ok(Some(buffer));
                     }
                 }
-                Some(Err(segment)) => self.plan_segment(settings, &segment)?,
+                Some(Err(segments)) => self.plan_segments(settings, &segments)?,
             }
         }
     }

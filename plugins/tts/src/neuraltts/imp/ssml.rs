@@ -30,7 +30,8 @@ impl NeuralTts {
             let voice = voice.as_mut().ok_or(gst::FlowError::Flushing)?;
             let config = settings.voice.synthesis_config(voice);
             let keep_going = || !self.flushing.load(Ordering::SeqCst);
-            ssml::plan(&doc, voice.config(), &Espeak, config.chunking).and_then(
+            let durations = voice.has_durations();
+            ssml::plan(&doc, voice.config(), &Espeak, config.chunking, durations).and_then(
                 |(steps, plan_warnings)| {
                     warnings.extend(plan_warnings);
                     match fit {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //! `neuralttssrc` with `text-format=ssml`: `text`, the file at `location` and each `push-text`
-//! are SSML documents. Their segments are phonemized one at a time, just before they are
-//! needed, like sentences of plain text; each run is one buffer, a `break` one buffer of
-//! silence, and a `mark` a `neuraltts-mark` message at the time the next buffer starts.
+//! are SSML documents. Their segments are phonemized a sentence at a time, just before they are
+//! needed, like sentences of plain text; each run is one buffer, a `break` between runs one
+//! buffer of silence, and a `mark` between runs a `neuraltts-mark` message at the time the next
+//! buffer starts. A `break` or `mark` inside a run (a voice with durations) is in the run's
+//! buffer: silence at its word boundary, the message at that time.
 
 use std::collections::VecDeque;
 
@@ -27,21 +29,22 @@ impl NeuralTtsSrc {
         warnings.extend(doc.warnings);
     }
 
-    /// Phonemizes one segment into the state's steps.
-    pub(super) fn plan_segment(
+    /// Phonemizes the segments of one sentence into the state's steps.
+    pub(super) fn plan_segments(
         &self,
         settings: &Settings,
-        segment: &Segment,
+        segments: &[Segment],
     ) -> Result<(), gst::FlowError> {
         let mut steps = Vec::new();
         let mut warnings = Vec::new();
         let planned = self.with_voice(|voice| {
             let chunking = settings.voice.synthesis_config(voice).chunking;
-            ssml::plan::plan_segment(
-                segment,
+            ssml::plan::plan_segments(
+                segments,
                 voice.config(),
                 &Espeak,
                 chunking,
+                voice.has_durations(),
                 &mut steps,
                 &mut warnings,
             )
@@ -69,14 +72,30 @@ impl NeuralTtsSrc {
         step: Step,
     ) -> Result<Option<gst::Buffer>, gst::FlowError> {
         match step {
-            Step::Run { ids, prosody } => {
+            Step::Run {
+                ids,
+                prosody,
+                inside,
+            } => {
                 let after_cut =
                     self.with_state(|state| std::mem::replace(&mut state.cut, !ids.sentence_end))?;
                 let chunk = self.with_voice(|voice| {
                     let config = settings.voice.synthesis_config(voice);
-                    voice.synthesize_ssml_run(ids, prosody, &config, after_cut)
+                    voice.synthesize_ssml_run(ids, prosody, &inside, &config, after_cut)
                 })?;
-                self.chunk_buffer(settings, chunk, &[]).map(Some)
+                let (chunk, marks) = match chunk {
+                    Ok((chunk, marks)) => (Ok(chunk), marks),
+                    Err(err) => (Err(err), Vec::new()),
+                };
+                let buffer = self.chunk_buffer(settings, chunk, &[])?;
+                if settings.voice.speech_marks.contains(SpeechMarks::SSML) {
+                    let timeline = self.with_state(|state| state.timeline)?;
+                    for mark in &marks {
+                        let pts = timeline.time_of(buffer.offset() + mark.offset as u64);
+                        self.post_mark(&mark.name, pts);
+                    }
+                }
+                Ok(Some(buffer))
             }
             Step::Silence(seconds) => {
                 let samples = self.with_voice(|voice| voice.silence_samples(seconds))?;
