@@ -19,7 +19,8 @@ onnxruntime, piper-tts), writes its inputs into target/streams-bench/, and measu
            all in ONE pipeline of one worker process (python3-gi), with ELEMENT one of
              default   `faceexpression` with default properties: threads=0, the engine shares one
                        detector and one classifier between the N elements and schedules their runs
-                       within one thread budget (one token per core);
+                       within one thread budget (one token per core); detection-mode=roi;
+             full      the same with `detection-mode=full` (the whole frame at every frame);
              threads1  `faceexpression threads=1`, threads2 `faceexpression threads=2`: a private
                        session with its own pool per element (the design before the engine);
              identity  `identity`: decoding alone, the RSS and threads baseline.
@@ -94,6 +95,7 @@ TIMEOUT = 1800.0
 KINDS = ("video", "python", "tts", "seek", "paragraph")
 VARIANTS = {
     "default": "faceexpression",
+    "full": "faceexpression detection-mode=full",
     "threads1": "faceexpression threads=1",
     "threads2": "faceexpression threads=2",
     "identity": "identity",
