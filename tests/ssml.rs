@@ -7,11 +7,11 @@
 
 use neural_media::tts::marks::WordMark;
 use neural_media::tts::ssml::{self, Segment, Step};
-use neural_media::tts::{Chunking, Normalize, SynthesisConfig, Voice, VoiceConfig};
+use neural_media::tts::{Chunking, SynthesisConfig, Voice, VoiceConfig};
 use proptest::prelude::*;
 
 mod common;
-use common::Espeak;
+use common::{Espeak, deterministic, voice};
 
 fn model_path() -> std::path::PathBuf {
     neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE)
@@ -334,20 +334,6 @@ fn every_fragment_alone_and_all_together() {
 }
 
 // --- The voice -----------------------------------------------------------------------------
-
-fn voice() -> Voice {
-    Voice::load(&model_path(), None, &Default::default())
-        .unwrap_or_else(|e| panic!("the default voice must be provisioned: {e}"))
-}
-
-fn deterministic(voice: &Voice) -> SynthesisConfig {
-    SynthesisConfig {
-        noise_scale: 0.0,
-        noise_w: 0.0,
-        normalize: Normalize::Off,
-        ..voice.default_synthesis_config()
-    }
-}
 
 fn speak(voice: &mut Voice, document: &str) -> ssml::SsmlSpeech {
     let doc = ssml::parse(document);

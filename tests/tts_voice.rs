@@ -10,7 +10,7 @@ use neural_media::Error;
 use neural_media::tts::{Chunk, Chunking, Normalize, SynthesisConfig, Voice};
 
 mod common;
-use common::Espeak;
+use common::{Espeak, deterministic, voice};
 
 /// "Hello world." for en_US-joe-medium, as the front end produces it (kept fixed here so that
 /// the model is tested on its own).
@@ -27,20 +27,6 @@ fn config_path() -> PathBuf {
     let mut p = model_path().into_os_string();
     p.push(".json");
     p.into()
-}
-
-fn voice() -> Voice {
-    Voice::load(&model_path(), None, &Default::default())
-        .unwrap_or_else(|e| panic!("the default voice must be provisioned: {e}"))
-}
-
-fn deterministic(voice: &Voice) -> SynthesisConfig {
-    SynthesisConfig {
-        noise_scale: 0.0,
-        noise_w: 0.0,
-        normalize: Normalize::Off,
-        ..voice.default_synthesis_config()
-    }
 }
 
 fn rms(samples: &[f32]) -> f32 {

@@ -109,3 +109,20 @@ impl neural_media::tts::Phonemizer for Espeak {
             .map_err(|e| neural_media::Error::Phonemizer(e.to_string()))
     }
 }
+
+/// The default (provisioned) voice.
+pub fn voice() -> neural_media::tts::Voice {
+    let path = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE);
+    neural_media::tts::Voice::load(&path, None, &Default::default())
+        .unwrap_or_else(|e| panic!("the default voice must be provisioned: {e}"))
+}
+
+/// `voice`'s defaults without noise and without normalisation: the same ids give the same audio.
+pub fn deterministic(voice: &neural_media::tts::Voice) -> neural_media::tts::SynthesisConfig {
+    neural_media::tts::SynthesisConfig {
+        noise_scale: 0.0,
+        noise_w: 0.0,
+        normalize: neural_media::tts::Normalize::Off,
+        ..voice.default_synthesis_config()
+    }
+}
