@@ -648,7 +648,7 @@ fn late_cue_with_live_upstream_is_shifted_with_a_warning() {
 /// A 35-word cue of five clauses.
 const CLAUSES: &str = "When the morning train finally arrived at the station, the passengers \
     hurried along the platform, carrying their heavy bags and umbrellas, while the conductor \
-    checked the tickets, and the rain kept falling on the old roof.";
+    checked the tickets, and the rain kept falling on the roof.";
 
 /// What left `neuraltts`, in order: a speech buffer (its PTS) or a sentence message (its text).
 #[derive(Debug, Clone, PartialEq)]

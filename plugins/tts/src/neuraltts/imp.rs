@@ -25,8 +25,10 @@
 //! cue/speech duration, with 5 % margin, at most `max-speedup` times faster — then shifts what
 //! still does not fit. The trailing sentence silence never delays the next cue.
 //! `latency` (ms) is added to upstream's in the LATENCY query; with a live upstream, a cue whose
-//! synthesis took longer is still spoken, as soon as possible, and a warning suggests a larger
-//! `latency`; silence that could no longer be played on time is skipped (next buffer DISCONT).
+//! synthesis would take longer is spoken clause by clause, its first clause at the cue's time
+//! (`live.rs`); one that is still late is spoken as soon as possible, and a warning suggests a
+//! larger `latency`; silence that could no longer be played on time is skipped (next buffer
+//! DISCONT).
 //! The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence` element
 //! message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
 //!
