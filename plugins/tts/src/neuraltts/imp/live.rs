@@ -7,17 +7,24 @@
 //! clause is synthesised twice. `clip` and `overlap` cues, and SSML, are always synthesised whole.
 //!
 //! Whether a cue would miss the budget is estimated from its phoneme ids and the model time per
-//! id of the cues before it (none yet: it would). Each clause is a sentence of its own for the
+//! id of the cues before it (before any, an assumed 2.5 ms), twice that when `fit` will
+//! probably re-synthesise it. Each clause is a sentence of its own for the
 //! `neuraltts-sentence` messages and the marks' `sentence` index.
 
 use std::sync::atomic::Ordering;
 
+use gst::prelude::*;
 use gst::subclass::prelude::*;
 use neural_media::tts::schedule::{self, Cue, Overflow};
 use neural_media::tts::{Chunking, Fit, Speech, StreamedFit};
 
 use super::{CAT, NeuralTts, Settings};
 use crate::phonemizer::Espeak;
+
+/// Model seconds per phoneme id assumed before a cue was measured (the default voice on two
+/// shared CPU cores takes 1 to 3 ms; a dozen ids make a word), so that the first live cues are
+/// judged too.
+const PRIOR_INFER_PER_ID: f64 = 0.0025;
 
 /// What [`NeuralTts::speak_live`] did with a cue.
 pub(super) enum Live {
@@ -65,36 +72,35 @@ impl NeuralTts {
         let (rates, budget) = {
             let guard = self.state.lock().unwrap();
             let state = guard.as_ref().ok_or(gst::FlowError::Flushing)?;
-            let Some(floor) = self.live_floor(state, settings) else {
-                return Ok(Live::Whole { ids: Some(ids) });
-            };
             let end = state.schedule.scheduled_end();
             let start = cue.start.map_or(end, |at| at.max(end));
-            let budget = state.timeline.time_of(start).nseconds() as f64 / 1e9
-                - state.timeline.time_of(floor).nseconds() as f64 / 1e9;
+            // Until the cue's running time plus the pipeline latency (upstream's and ours).
+            let (Some(now), Some(at), Some((_, upstream, _))) = (
+                self.obj().current_running_time(),
+                state.segment.to_running_time(state.timeline.time_of(start)),
+                *self.upstream_latency.lock().unwrap(),
+            ) else {
+                return Ok(Live::Whole { ids: Some(ids) });
+            };
+            let latency = upstream + gst::ClockTime::from_mseconds(settings.latency_ms.into());
+            let seconds = |t: gst::ClockTime| t.nseconds() as f64 / 1e9;
+            let budget = seconds(at + latency) - seconds(now);
             (state.live, budget)
         };
-        if let Some(per_id) = rates.infer_per_id {
-            let longer = fit
-                .zip(rates.samples_per_id)
-                .is_some_and(|(fit, samples)| samples * ids as f64 > fit.samples as f64);
-            let passes = if longer { 2.0 } else { 1.0 };
-            let estimate = per_id * ids as f64 * passes;
-            if estimate <= budget {
-                return Ok(Live::Whole { ids: Some(ids) });
-            }
-            gst::debug!(
-                CAT,
-                imp = self,
-                "{estimate:.3} s of synthesis for {budget:.3} s: speaking {text:?} clause by clause"
-            );
-        } else {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "no estimate yet: speaking {text:?} clause by clause"
-            );
+        let per_id = rates.infer_per_id.unwrap_or(PRIOR_INFER_PER_ID);
+        let longer = fit
+            .zip(rates.samples_per_id)
+            .is_some_and(|(fit, samples)| samples * ids as f64 > fit.samples as f64);
+        let passes = if longer { 2.0 } else { 1.0 };
+        let estimate = per_id * ids as f64 * passes;
+        if estimate <= budget {
+            return Ok(Live::Whole { ids: Some(ids) });
         }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "{estimate:.3} s of synthesis for {budget:.3} s: speaking {text:?} clause by clause"
+        );
 
         let rate = f64::from(self.rate.load(Ordering::SeqCst));
         let silence = (f64::from(config.sentence_silence) * rate).round() as usize;
