@@ -253,6 +253,78 @@ pub(crate) fn fit_speedup(speedup: f64, voiced: usize, fit: Fit) -> f64 {
     (speedup * voiced as f64 / (fit.samples as f64 * FIT_MARGIN)).min(fit.max_speedup)
 }
 
+/// One chunk of [`Voice::plan`]: its ids, and where its text lies in the planned text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChunk {
+    /// The chunk's ids.
+    pub ids: ChunkIds,
+    /// For each byte offset of the chunk's text (its length included), the planned text's.
+    offsets: Vec<usize>,
+}
+
+/// `fit` for speech synthesised and sent chunk by chunk (a live cue that cannot wait for all of
+/// it): each chunk's speed-up is picked before it is synthesised, from the samples per phoneme
+/// id the chunks before it gave (or an earlier estimate), so that the ids still to come fit in
+/// the part of the duration that is left ([`FIT_MARGIN`] included), at most `max_speedup`.
+/// Nothing is synthesised twice: a chunk sent is never re-done, so a wrong guess shows as a
+/// later speed-up or as speech that runs on past the duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedFit {
+    fit: Fit,
+    /// Ids not synthesised yet.
+    ids_left: usize,
+    /// Samples placed so far (sentence silence included).
+    used: usize,
+    /// Voiced samples and ids so far, at speed-up 1 (voiced samples × speed-up).
+    seen: (f64, usize),
+    /// Samples per id at speed-up 1 known beforehand (from earlier speech).
+    prior: Option<f64>,
+}
+
+impl StreamedFit {
+    /// A cue of `fit` to fill with `ids_total` ids; `prior` is samples per id at speed-up 1 from
+    /// earlier speech, if known (without it, the first chunk is spoken at speed-up 1).
+    pub fn new(fit: Fit, ids_total: usize, prior: Option<f64>) -> StreamedFit {
+        StreamedFit {
+            fit,
+            ids_left: ids_total,
+            used: 0,
+            seen: (0.0, 0),
+            prior: prior.filter(|p| p.is_finite() && *p > 0.0),
+        }
+    }
+
+    /// Samples per id at speed-up 1: what this speech gave so far, else the prior.
+    pub fn samples_per_id(&self) -> Option<f64> {
+        match self.seen {
+            (samples, ids) if ids > 0 && samples > 0.0 => Some(samples / ids as f64),
+            _ => self.prior,
+        }
+    }
+
+    /// The speed-up for the next chunk.
+    pub fn speedup(&self) -> f64 {
+        let Some(per_id) = self.samples_per_id() else {
+            return 1.0;
+        };
+        let needed = per_id * self.ids_left as f64;
+        let room = self.fit.samples as f64 * FIT_MARGIN - self.used as f64;
+        if room <= 0.0 {
+            return self.fit.max_speedup;
+        }
+        (needed / room).clamp(1.0, self.fit.max_speedup)
+    }
+
+    /// Records a chunk of `ids` ids synthesised at `speedup`: `voiced` samples of speech, `len`
+    /// samples in all (its sentence silence included).
+    pub fn record(&mut self, ids: usize, speedup: f64, voiced: usize, len: usize) {
+        self.ids_left = self.ids_left.saturating_sub(ids);
+        self.used += len;
+        self.seen.0 += voiced as f64 * speedup;
+        self.seen.1 += ids;
+    }
+}
+
 /// Turns text into the id sequences of its chunks (the whole front end, no model needed).
 /// Chunks without any known phoneme are left out.
 pub fn text_to_ids(
@@ -472,14 +544,14 @@ impl Voice {
             if word_marks {
                 chunk_ids.find_words(&self.config, phonemizer)?;
             }
-            let map = source.locate(&chunk_ids.text);
-            let mut chunk = self.synthesize_chunk(chunk_ids, config)?;
-            if let Some(marks) = chunk.marks.as_mut() {
-                for word in &mut marks.words {
-                    word.start = map[word.start.min(map.len() - 1)];
-                    word.end = map[word.end.min(map.len() - 1)];
-                }
-            }
+            let offsets = source.locate(&chunk_ids.text);
+            let chunk = self.synthesize_planned(
+                PlannedChunk {
+                    ids: chunk_ids,
+                    offsets,
+                },
+                config,
+            )?;
             summary.chunks += 1;
             summary.stats.add(&chunk.stats);
             summary.dropped_phonemes += chunk.dropped_phonemes;
@@ -489,6 +561,50 @@ impl Voice {
             }
         }
         Ok(summary)
+    }
+
+    /// The whole front end of `text` at once (see [`Voice::synthesize`]): its chunks' ids, with
+    /// the source words of each phoneme word when `config.word_marks` asks for them and the voice
+    /// has durations. [`Voice::synthesize_planned`] then speaks them one by one, each with a
+    /// configuration of its own (a caller that streams a cue picks each chunk's speed).
+    pub fn plan(
+        &self,
+        text: &str,
+        config: &SynthesisConfig,
+        phonemizer: &dyn Phonemizer,
+    ) -> Result<Vec<PlannedChunk>> {
+        let word_marks = config.word_marks && self.has_durations();
+        let mut source = marks::SourceCursor::new(text);
+        let mut plan = Vec::new();
+        for (clauses, sentence_end) in chunk_groups(text, config.chunking) {
+            let Some(mut ids) = group_ids(&clauses, sentence_end, &self.config, phonemizer)? else {
+                continue;
+            };
+            if word_marks {
+                ids.find_words(&self.config, phonemizer)?;
+            }
+            let offsets = source.locate(&ids.text);
+            plan.push(PlannedChunk { ids, offsets });
+        }
+        Ok(plan)
+    }
+
+    /// Synthesises one chunk of a [`Voice::plan`] ([`Voice::synthesize_chunk`]); its word marks'
+    /// offsets are in the planned text.
+    pub fn synthesize_planned(
+        &mut self,
+        planned: PlannedChunk,
+        config: &SynthesisConfig,
+    ) -> Result<Chunk> {
+        let offsets = planned.offsets;
+        let mut chunk = self.synthesize_chunk(planned.ids, config)?;
+        if let (Some(marks), Some(last)) = (chunk.marks.as_mut(), offsets.len().checked_sub(1)) {
+            for word in &mut marks.words {
+                word.start = offsets[word.start.min(last)];
+                word.end = offsets[word.end.min(last)];
+            }
+        }
+        Ok(chunk)
     }
 
     /// Synthesises `text` into one [`Speech`]: its chunks (see [`Voice::synthesize`]) one after
@@ -713,6 +829,43 @@ mod tests {
             max_speedup: 2.0,
         };
         assert_eq!(fit_speedup(1.0, 10, nothing), 2.0);
+    }
+
+    #[test]
+    fn streamed_fit_aims_the_rest_at_what_is_left() {
+        let fit = Fit {
+            samples: 1000,
+            max_speedup: 1.3,
+        };
+        // Nothing known yet: the first chunk at speed 1.
+        let mut streamed = StreamedFit::new(fit, 100, None);
+        assert_eq!(streamed.speedup(), 1.0);
+        // 40 ids gave 480 samples: 12 per id, 60 ids (720 samples) left for 950 - 480.
+        streamed.record(40, 1.0, 480, 480);
+        assert_eq!(streamed.samples_per_id(), Some(12.0));
+        assert_eq!(streamed.speedup(), 1.3, "capped");
+        let mut wide = StreamedFit::new(
+            Fit {
+                max_speedup: 2.0,
+                ..fit
+            },
+            100,
+            None,
+        );
+        wide.record(40, 1.0, 480, 480);
+        assert!((wide.speedup() - 720.0 / 470.0).abs() < 1e-12);
+        // It fits: speed 1.
+        let mut easy = StreamedFit::new(fit, 100, Some(5.0));
+        assert_eq!(easy.speedup(), 1.0);
+        // A prior too fast for the cue picks the first chunk's speed-up: 12 * 80 / 950.
+        let tight = StreamedFit::new(fit, 80, Some(12.0));
+        assert!((tight.speedup() - 960.0 / 950.0).abs() < 1e-12);
+        // Samples seen at a speed-up count at speed 1 (6 at 1.2 is 7.2 per id).
+        easy.record(10, 1.2, 60, 80);
+        assert!((easy.samples_per_id().unwrap() - 7.2).abs() < 1e-12);
+        // No room left: the most speed-up.
+        easy.record(10, 1.0, 1000, 1000);
+        assert_eq!(easy.speedup(), 1.3);
     }
 
     #[test]

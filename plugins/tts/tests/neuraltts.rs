@@ -645,6 +645,145 @@ fn late_cue_with_live_upstream_is_shifted_with_a_warning() {
     element.set_bus(None);
 }
 
+/// A 35-word cue of five clauses.
+const CLAUSES: &str = "When the morning train finally arrived at the station, the passengers \
+    hurried along the platform, carrying their heavy bags and umbrellas, while the conductor \
+    checked the tickets, and the rain kept falling on the roof.";
+
+/// What left `neuraltts`, in order: a speech buffer (its PTS) or a sentence message (its text).
+#[derive(Debug, Clone, PartialEq)]
+enum Out {
+    Speech(gst::ClockTime),
+    Sentence(String),
+}
+
+/// A live Harness (test clock at `now`) whose speech buffers and sentence messages are logged in
+/// the order they leave the element; pushes `cue` and returns the log.
+fn live_log(now: f64, cue: Cue, props: &[(&str, &str)]) -> (Vec<Out>, Vec<Sentence>, Vec<String>) {
+    init();
+    let (mut h, element, bus) = support::harness_with_bus("neuraltts");
+    for (name, value) in props {
+        element.set_property_from_str(name, value);
+    }
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink_log = log.clone();
+    bus.set_sync_handler(move |_, msg| {
+        if let gst::MessageView::Element(e) = msg.view()
+            && let Some(s) = e.structure().filter(|s| s.name() == "neuraltts-sentence")
+        {
+            sink_log
+                .lock()
+                .unwrap()
+                .push(Out::Sentence(s.get("text").unwrap()));
+        }
+        gst::BusSyncReply::Pass
+    });
+    let probe_log = log.clone();
+    element
+        .static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(buffer) = info.buffer()
+                && !buffer.flags().contains(gst::BufferFlags::GAP)
+            {
+                probe_log
+                    .lock()
+                    .unwrap()
+                    .push(Out::Speech(buffer.pts().unwrap()));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    h.use_testclock();
+    h.play();
+    h.set_src_caps_str(UTF8);
+    h.set_time(secs(now)).unwrap();
+    let mut buffer = gst::Buffer::from_slice(cue.text.to_vec());
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(cue.pts.map(secs));
+        b.set_duration(cue.duration.map(secs));
+    }
+    assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+    let (sentences, warnings) = messages(&bus);
+    element.set_bus(None);
+    let log = log.lock().unwrap().clone();
+    (log, sentences, warnings)
+}
+
+#[test]
+fn long_live_cue_is_spoken_clause_by_clause_from_its_time() {
+    // Running time 0, a 35-word cue at 0.1 s: 0.5 s for its synthesis (400 ms latency), less
+    // than it takes before any cue was measured (some 400 ids at 2.5 ms).
+    let (log, sentences, warnings) = live_log(0.0, cue(CLAUSES, 0.1, 12.0), &[]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(sentences.len(), 5, "one message per clause: {sentences:?}");
+    assert!(sentences[0].text.starts_with("When the morning train"));
+    assert_eq!(
+        sentences[0].pts,
+        secs(0.1),
+        "the first clause at the cue's time"
+    );
+    for pair in sentences.windows(2) {
+        assert_eq!(
+            pair[1].pts,
+            pair[0].end(),
+            "each clause right after the one before"
+        );
+    }
+    // The first clause's audio left before the last clause was synthesised (its message is
+    // posted once it is).
+    let first_speech = log
+        .iter()
+        .position(|o| matches!(o, Out::Speech(_)))
+        .unwrap();
+    let last_sentence = log
+        .iter()
+        .rposition(|o| matches!(o, Out::Sentence(_)))
+        .unwrap();
+    assert_eq!(log[first_speech], Out::Speech(secs(0.1)), "{log:?}");
+    assert!(first_speech < last_sentence, "{log:?}");
+    // Each clause's speech follows its message: the pushes interleave with the syntheses.
+    let messages_before: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, Out::Speech(_)))
+        .map(|(i, _)| {
+            log[..i]
+                .iter()
+                .filter(|o| matches!(o, Out::Sentence(_)))
+                .count()
+        })
+        .collect();
+    assert!(
+        messages_before.contains(&1) && messages_before.contains(&5),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn late_live_cue_in_parts_warns_once_and_fits_faster() {
+    // Already late (running time 10 s, cue at 2 s): spoken in parts from now - latency,
+    // with one warning for the cue.
+    let (_, shifted, warnings) = live_log(10.0, cue(CLAUSES, 2.0, 6.0), &[("overflow", "shift")]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(shifted.len(), 5);
+    assert_eq!(shifted[0].pts, secs(9.6));
+    // The same cue under fit: the clauses after the first are sped up to make up for it.
+    let (_, fitted, _) = live_log(10.0, cue(CLAUSES, 2.0, 6.0), &[]);
+    assert_eq!(fitted.len(), 5);
+    assert_eq!(
+        fitted[0].duration, shifted[0].duration,
+        "the first clause at speed 1"
+    );
+    let length = |s: &[Sentence]| s.last().unwrap().end() - s[0].pts;
+    assert!(
+        length(&fitted) < length(&shifted),
+        "{} fitted, {} shifted",
+        length(&fitted),
+        length(&shifted)
+    );
+}
+
 fn srt() -> String {
     format!(
         "{}/../../pipelines/data/captions.srt",

@@ -25,8 +25,10 @@
 //! cue/speech duration, with 5 % margin, at most `max-speedup` times faster — then shifts what
 //! still does not fit. The trailing sentence silence never delays the next cue.
 //! `latency` (ms) is added to upstream's in the LATENCY query; with a live upstream, a cue whose
-//! synthesis took longer is still spoken, as soon as possible, and a warning suggests a larger
-//! `latency`; silence that could no longer be played on time is skipped (next buffer DISCONT).
+//! synthesis would take longer is spoken clause by clause, its first clause at the cue's time
+//! (`live.rs`); one that is still late is spoken as soon as possible, and a warning suggests a
+//! larger `latency`; silence that could no longer be played on time is skipped (next buffer
+//! DISCONT).
 //! The voice properties are those of `neuralttssrc`, and so is the `neuraltts-sentence` element
 //! message (`text`, `pts`, `duration` in ns, `rtf`) posted for each sentence spoken.
 //!
@@ -52,6 +54,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use neural_media::engine::Cancel;
 use neural_media::tts::schedule;
+use neural_media::tts::ssml::SpokenMark;
 use neural_media::tts::text::{strip_markup, strip_tags};
 use neural_media::tts::{Fit, Speech, Voice};
 
@@ -63,7 +66,10 @@ use crate::output::sentence_message;
 use crate::phonemizer::Espeak;
 use crate::settings::{VoiceSettings, active_provider, audio_caps, filtered_audio_caps};
 
+mod live;
 mod ssml;
+
+use live::Live;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -302,6 +308,14 @@ impl NeuralTts {
                 samples,
                 max_speedup: settings.max_speedup,
             });
+        // A live cue that would miss the latency budget is spoken clause by clause.
+        let live_ids = match ssml {
+            true => None,
+            false => match self.speak_live(&settings, &text, &cue, overflow, fit, buffer.pts())? {
+                Live::Spoken(flow) => return Ok(flow),
+                Live::Whole { ids } => ids,
+            },
+        };
         let (mut speech, mut ssml_marks) = if ssml {
             self.speak_ssml(&settings, &text, fit)?
         } else {
@@ -311,15 +325,50 @@ impl NeuralTts {
             gst::debug!(CAT, imp = self, "nothing to say in {text:?}");
             return Ok(gst::FlowSuccess::Ok);
         }
+        if let Some(ids) = live_ids
+            && let Some(state) = self.state.lock().unwrap().as_mut()
+        {
+            state.live.record_whole(speech.infer_seconds, ids);
+        }
         speech.limit_to_cue(cue.len, overflow);
         // A mark past a clipped cue's end has no message.
         ssml_marks.retain(|m| m.offset <= speech.samples.len());
+        self.emit(
+            &settings,
+            speech,
+            ssml_marks,
+            &cue,
+            overflow,
+            buffer.pts(),
+            None,
+        )
+    }
 
+    /// Places `speech` for `cue` in the schedule, posts its messages and pushes what is ready,
+    /// audio then words. `pts` is the cue's, for the late warning. `cue_end`, for the last part
+    /// of a cue spoken in parts, is the sample its cue ends at: sentence silence past it is
+    /// dropped (whole cues are limited by the caller, [`Speech::limit_to_cue`]).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        settings: &Settings,
+        mut speech: Speech,
+        ssml_marks: Vec<SpokenMark>,
+        cue: &schedule::Cue,
+        overflow: schedule::Overflow,
+        pts: Option<gst::ClockTime>,
+        cue_end: Option<u64>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let floor = self.live_floor(state, &settings);
+        let floor = self.live_floor(state, settings);
+        if let Some(cue_end) = cue_end {
+            let start = state.schedule.scheduled_end().max(floor.unwrap_or(0));
+            let len = cue_end.saturating_sub(start) as usize;
+            speech.limit_to_cue(Some(len), schedule::Overflow::Shift);
+        }
         let samples = std::mem::take(&mut speech.samples);
-        let placed = state.schedule.add(samples, &cue, overflow, floor);
+        let placed = state.schedule.add(samples, cue, overflow, floor);
         let time_of = |samples| state.timeline.time_of(samples);
         if placed.start > placed.planned {
             gst::element_imp_warning!(
@@ -328,7 +377,7 @@ impl NeuralTts {
                 (
                     "speech for the cue at {} is {} late (synthesis took {:.0} ms): \
                      increase the latency property (now {} ms)",
-                    buffer.pts().display(),
+                    pts.display(),
                     time_of(placed.start) - time_of(placed.planned),
                     speech.infer_seconds * 1000.0,
                     settings.latency_ms

@@ -28,6 +28,44 @@ pub struct State {
     pub timeline: Timeline,
     /// The output in samples: what is pushed, held back, and still owed up to the last cue.
     pub schedule: Schedule,
+    /// What live cues cost, to know which to speak clause by clause.
+    pub live: LiveRates,
+}
+
+/// What synthesis cost and gave so far, per phoneme id: to tell, before a live cue is
+/// synthesised, whether it would miss the latency budget, and how fast to speak it in parts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LiveRates {
+    /// Seconds in the model per id (whole cues: every `fit` pass included).
+    pub infer_per_id: Option<f64>,
+    /// Voiced samples per id at speed-up 1.
+    pub samples_per_id: Option<f64>,
+}
+
+impl LiveRates {
+    /// Moves an estimate towards a new measurement (the last few cues count most).
+    fn update(estimate: &mut Option<f64>, measured: f64) {
+        if measured.is_finite() && measured > 0.0 {
+            *estimate = Some(estimate.map_or(measured, |e| 0.5 * e + 0.5 * measured));
+        }
+    }
+
+    /// A cue of `ids` ids synthesised whole in `infer_seconds`.
+    pub fn record_whole(&mut self, infer_seconds: f64, ids: usize) {
+        if ids > 0 {
+            Self::update(&mut self.infer_per_id, infer_seconds / ids as f64);
+        }
+    }
+
+    /// A cue spoken in parts: `infer_seconds` for `ids` ids, `samples_per_id` at speed-up 1.
+    pub fn record_parts(&mut self, infer_seconds: f64, ids: usize, samples_per_id: Option<f64>) {
+        if ids > 0 {
+            Self::update(&mut self.infer_per_id, infer_seconds / ids as f64);
+        }
+        if let Some(per_id) = samples_per_id {
+            Self::update(&mut self.samples_per_id, per_id);
+        }
+    }
 }
 
 impl State {
@@ -42,6 +80,7 @@ impl State {
             warned: Warned::default(),
             segment: gst::FormattedSegment::new(),
             timeline,
+            live: LiveRates::default(),
         }
     }
 
