@@ -16,21 +16,7 @@ use neural_media::tts::{ChunkIds, Chunking, VoiceConfig, text_to_ids};
 use proptest::prelude::*;
 
 mod common;
-use common::Espeak;
-
-fn voice_config() -> VoiceConfig {
-    use std::sync::OnceLock;
-    static CONFIG: OnceLock<VoiceConfig> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut path = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE)
-                .into_os_string();
-            path.push(".json");
-            VoiceConfig::load(path.as_ref())
-                .unwrap_or_else(|e| panic!("voice JSON not provisioned: {e}"))
-        })
-        .clone()
-}
+use common::{Espeak, voice_config};
 
 const CLAUSE_BOUND: usize = 2 * MAX_SENTENCE_CHARS;
 const SENTENCE_BOUND: usize = 3 * MAX_SENTENCE_CHARS + 1;
@@ -112,16 +98,9 @@ fn hostile_text() -> impl Strategy<Value = String> {
         any::<String>(),
         prop::collection::vec(any::<char>(), 0..200).prop_map(|c| c.into_iter().collect()),
         // Realistic mixtures.
-        prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40).prop_map(|f| f.concat()),
+        common::fragment_mixtures(FRAGMENTS),
         // Mixtures with arbitrary characters in between.
-        prop::collection::vec(
-            prop_oneof![
-                prop::sample::select(FRAGMENTS).prop_map(str::to_owned),
-                any::<char>().prop_map(String::from),
-            ],
-            0..60
-        )
-        .prop_map(|f| f.concat()),
+        common::fragments_and_chars(FRAGMENTS),
     ]
 }
 

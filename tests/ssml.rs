@@ -11,24 +11,7 @@ use neural_media::tts::{Chunking, SynthesisConfig, Voice, VoiceConfig};
 use proptest::prelude::*;
 
 mod common;
-use common::{Espeak, deterministic, voice};
-
-fn model_path() -> std::path::PathBuf {
-    neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE)
-}
-
-fn voice_config() -> VoiceConfig {
-    use std::sync::OnceLock;
-    static CONFIG: OnceLock<VoiceConfig> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut path = model_path().into_os_string();
-            path.push(".json");
-            VoiceConfig::load(path.as_ref())
-                .unwrap_or_else(|e| panic!("voice JSON not provisioned: {e}"))
-        })
-        .clone()
-}
+use common::{Espeak, deterministic, voice, voice_config};
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -53,20 +36,9 @@ fn runs(
         .collect()
 }
 
-#[derive(serde::Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(serde::Deserialize)]
-struct Case {
-    voice: String,
-    text: String,
-}
-
 #[test]
 fn text_in_speak_gives_the_ids_of_plain_text() {
-    let fixture: Fixture = serde_json::from_str(include_str!("data/tts_ids.json")).unwrap();
+    let fixture = common::ids_oracle();
     let base = voice_config();
     let mut compared = 0;
     for case in &fixture.cases {
@@ -231,15 +203,8 @@ const FRAGMENTS: &[&str] = &[
 fn hostile_ssml() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
-        prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40).prop_map(|f| f.concat()),
-        prop::collection::vec(
-            prop_oneof![
-                prop::sample::select(FRAGMENTS).prop_map(str::to_owned),
-                any::<char>().prop_map(String::from),
-            ],
-            0..60
-        )
-        .prop_map(|f| f.concat()),
+        common::fragment_mixtures(FRAGMENTS),
+        common::fragments_and_chars(FRAGMENTS),
     ]
 }
 

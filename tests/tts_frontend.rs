@@ -10,37 +10,11 @@
 use neural_media::tts::{Chunking, VoiceConfig, text_to_ids};
 
 mod common;
-use common::Espeak;
-
-#[derive(serde::Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(serde::Deserialize)]
-struct Case {
-    voice: String,
-    text: String,
-    sentences: Vec<Expected>,
-}
-
-#[derive(serde::Deserialize)]
-struct Expected {
-    phonemes: String,
-    ids: Vec<i64>,
-    dropped: usize,
-}
-
-fn voice_config() -> VoiceConfig {
-    let mut path =
-        neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE).into_os_string();
-    path.push(".json");
-    VoiceConfig::load(path.as_ref()).unwrap_or_else(|e| panic!("voice JSON not provisioned: {e}"))
-}
+use common::{Espeak, voice_config};
 
 #[test]
 fn ids_match_the_piper_oracle() {
-    let fixture: Fixture = serde_json::from_str(include_str!("data/tts_ids.json")).unwrap();
+    let fixture = common::ids_oracle();
     assert!(fixture.cases.len() >= 10);
     let base = voice_config();
     let mut mismatches = Vec::new();

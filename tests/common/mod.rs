@@ -126,3 +126,65 @@ pub fn deterministic(voice: &neural_media::tts::Voice) -> neural_media::tts::Syn
         ..voice.default_synthesis_config()
     }
 }
+
+/// The default voice's configuration (read once per test process).
+pub fn voice_config() -> neural_media::tts::VoiceConfig {
+    use std::sync::OnceLock;
+    static CONFIG: OnceLock<neural_media::tts::VoiceConfig> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut path = neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE)
+                .into_os_string();
+            path.push(".json");
+            neural_media::tts::VoiceConfig::load(path.as_ref())
+                .unwrap_or_else(|e| panic!("voice JSON not provisioned: {e}"))
+        })
+        .clone()
+}
+
+/// `tests/data/tts_ids.json`: piper-phonemize's ids for texts, the front end's oracle.
+#[derive(serde::Deserialize)]
+pub struct IdsOracle {
+    pub cases: Vec<OracleCase>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct OracleCase {
+    pub voice: String,
+    pub text: String,
+    pub sentences: Vec<OracleSentence>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct OracleSentence {
+    pub phonemes: String,
+    pub ids: Vec<i64>,
+    pub dropped: usize,
+}
+
+pub fn ids_oracle() -> IdsOracle {
+    serde_json::from_str(include_str!("../data/tts_ids.json")).expect("tts_ids.json parses")
+}
+
+/// Hostile input: up to 40 of `fragments` concatenated.
+pub fn fragment_mixtures(
+    fragments: &'static [&'static str],
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop::collection::vec(prop::sample::select(fragments), 0..40).prop_map(|f| f.concat())
+}
+
+/// Hostile input: up to 60 of `fragments` and arbitrary characters, concatenated.
+pub fn fragments_and_chars(
+    fragments: &'static [&'static str],
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop::collection::vec(
+        prop_oneof![
+            prop::sample::select(fragments).prop_map(str::to_owned),
+            any::<char>().prop_map(String::from),
+        ],
+        0..60,
+    )
+    .prop_map(|f| f.concat())
+}
