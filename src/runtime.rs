@@ -18,7 +18,9 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::{Session, SessionInputs, SessionOutputs};
 
 use crate::assets;
-use crate::engine::{BatchPolicy, Cancel, ModelKey, RowsInput, RowsOutputs, SharedModel};
+use crate::engine::{
+    BatchPolicy, Cancel, ModelKey, Overlap, RowsInput, RowsOutputs, SessionFactory, SharedModel,
+};
 use crate::error::{Error, Result};
 
 /// Where a model runs.
@@ -100,14 +102,18 @@ pub struct SessionOptions {
     /// other sessions' pools included: a small model run between the runs of a large one should
     /// not spin.
     pub spinning: bool,
-    /// With `threads = 0` on the CPU: whether runs that overlap may use extra single-threaded
-    /// sessions (more throughput with several streams, one more arena each); without, every run
-    /// takes the whole budget, one after another. See [`crate::engine`].
-    pub overlap: bool,
+    /// With `threads = 0` on the CPU: which of this load's runs may overlap other runs on extra
+    /// single-threaded sessions of the shared model (more throughput with several streams, one
+    /// more arena each); the others take the whole budget, one after another. A property of the
+    /// load, not of the model: loads that differ only in it share one model. See
+    /// [`crate::engine`].
+    pub overlap: Overlap,
     /// Loads with the same model, options and instance name share one model; empty (the default)
     /// shares by model and options alone. A name forces a separate instance, like DL Streamer's
     /// `model-instance-id`.
     pub instance: String,
+    /// How much ONNX Runtime rewrites the graph when it builds a session.
+    pub optimization: Optimization,
     /// How this load's requests may be batched with other elements' requests for the same
     /// shared model ([`Model::run_rows`]); not part of what makes loads share a model.
     pub batch: BatchPolicy,
@@ -119,11 +125,24 @@ impl Default for SessionOptions {
             execution_provider: ExecutionProvider::Auto,
             threads: 0,
             spinning: true,
-            overlap: true,
+            overlap: Overlap::Allowed,
+            optimization: Optimization::All,
             instance: String::new(),
             batch: BatchPolicy::default(),
         }
     }
+}
+
+/// How much ONNX Runtime rewrites a model's graph when it builds a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Optimization {
+    /// Constant folding and redundant node removal only (ONNX Runtime's level 1): for a model
+    /// in which the other rewrites find nothing to do, they only cost time at every session
+    /// build.
+    Basic,
+    /// Every rewrite, layout changes for the CPU included (level 3, "all").
+    #[default]
+    All,
 }
 
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
@@ -170,6 +189,7 @@ pub struct Model {
     path: PathBuf,
     cancel: Cancel,
     batch: BatchPolicy,
+    overlap: Overlap,
 }
 
 impl fmt::Debug for Model {
@@ -195,29 +215,46 @@ impl Model {
         } else {
             let key = ModelKey::new(path, options)?;
             SharedModel::get_or_build(key, || {
-                let wide = SessionOptions {
-                    threads: crate::engine::budget(),
+                // The first session is the kind this load's runs need first: narrow for a load
+                // whose runs always overlap, else wide. The other kind is built when a run
+                // first needs it.
+                let first_narrow = options.overlap == Overlap::Always;
+                let factory = |threads: usize| -> SessionFactory {
+                    let options = SessionOptions {
+                        threads,
+                        ..options.clone()
+                    };
+                    let (env, model) = (env.clone(), path.to_path_buf());
+                    Box::new(move || {
+                        build_session(&env, &model, &options, None)
+                            .map_err(|reason| Error::model(&model, reason))
+                    })
+                };
+                let wide = crate::engine::budget();
+                let first = SessionOptions {
+                    threads: if first_narrow { 1 } else { wide },
                     ..options.clone()
                 };
-                let (session, provider) = build_with_fallback(&env, path, &wide)?;
+                let narrow = factory(1);
+                // Side-by-side runs will want one narrow session per core: build them side by
+                // side now, while the cores are idle anyway.
+                let extra = if first_narrow { wide - 1 } else { 0 };
+                let (first, others) = std::thread::scope(|scope| {
+                    let others: Vec<_> = (0..extra).map(|_| scope.spawn(&narrow)).collect();
+                    let first = build_with_fallback(&env, path, &first);
+                    let others: Vec<Session> = others
+                        .into_iter()
+                        .filter_map(|handle| handle.join().ok()?.ok())
+                        .collect();
+                    (first, others)
+                });
+                let (session, provider) = first?;
                 if provider != ExecutionProvider::Cpu {
                     return Ok(SharedModel::single(session, provider));
                 }
-                if !options.overlap {
-                    return Ok(SharedModel::budgeted(session, None));
-                }
-                let narrow = SessionOptions {
-                    threads: 1,
-                    ..options.clone()
-                };
-                let (env, model) = (env.clone(), path.to_path_buf());
-                Ok(SharedModel::budgeted(
-                    session,
-                    Some(Box::new(move || {
-                        build_session(&env, &model, &narrow, None)
-                            .map_err(|reason| Error::model(&model, reason))
-                    })),
-                ))
+                let model = SharedModel::budgeted(session, first_narrow, factory(wide), narrow);
+                model.add_idle(others);
+                Ok(model)
             })?
         };
         Ok(Model {
@@ -225,6 +262,7 @@ impl Model {
             path: path.to_path_buf(),
             cancel: Cancel::new(),
             batch: options.batch,
+            overlap: options.overlap,
         })
     }
 
@@ -244,8 +282,20 @@ impl Model {
         self.cancel = cancel.clone();
     }
 
+    /// Another handle on the same loaded model, with the same [`Cancel`] and batch policy, whose
+    /// runs follow `overlap` (no file is read and no session built).
+    pub fn with_overlap(&self, overlap: Overlap) -> Model {
+        Model {
+            shared: Arc::clone(&self.shared),
+            path: self.path.clone(),
+            cancel: self.cancel.clone(),
+            batch: self.batch,
+            overlap,
+        }
+    }
+
     /// Calls `f` with one of the model's sessions, to read its inputs and outputs.
-    pub fn inspect<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
+    pub fn inspect<R>(&self, f: impl FnOnce(&Session) -> R) -> Result<R> {
         self.shared.inspect(f)
     }
 
@@ -256,7 +306,8 @@ impl Model {
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
-        self.shared.run(&self.cancel, inputs, extract)
+        let fit = self.overlap.fit(None);
+        self.shared.run(&self.cancel, fit, inputs, extract)
     }
 
     /// Runs the model on one block of rows and returns this request's rows of the named `f32`
@@ -264,7 +315,7 @@ impl Model {
     /// other elements' requests of the same shape (see [`crate::engine`]); else as [`Model::run`].
     pub fn run_rows(&self, input: RowsInput<'_>, outputs: &[&str]) -> Result<RowsOutputs> {
         self.shared
-            .run_rows(&self.cancel, &self.batch, input, outputs)
+            .run_rows(&self.cancel, &self.batch, self.overlap, input, outputs)
     }
 
     /// The latency batching adds to this model's requests (the batch timeout where requests
@@ -294,7 +345,7 @@ impl Model {
                         .map(|n| format!("output {n:?}")),
                 )
                 .collect()
-        });
+        })?;
         if missing.is_empty() {
             Ok(())
         } else {
@@ -356,8 +407,12 @@ fn build_session(
             .with_execution_providers([provider])
             .map_err(|e| e.to_string())?;
     }
+    let level = match options.optimization {
+        Optimization::Basic => GraphOptimizationLevel::Level1,
+        Optimization::All => GraphOptimizationLevel::Level3,
+    };
     builder = builder
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(level)
         .map_err(|e| e.to_string())?;
     if options.threads > 0 {
         builder = builder
@@ -365,6 +420,13 @@ fn build_session(
             .map_err(|e| e.to_string())?;
     }
 
+    // ONNX Runtime keeps one memory pattern per input shape it has seen, each holding a block of
+    // the arena. The inputs here change shape all the time (sentences, crop batches), so the
+    // patterns only pile up: 4 `neuraltts` sharing a voice had 1.46x the peak RSS of one with
+    // them, 1.04x without, at the same speed (`benches/streams_bench.py --only tts`).
+    builder = builder
+        .with_memory_pattern(false)
+        .map_err(|e| e.to_string())?;
     if !options.spinning {
         builder = builder
             .with_intra_op_spinning(false)

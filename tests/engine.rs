@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use neural_media::Error;
 use neural_media::assets;
-use neural_media::engine::{self, Cancel, testing};
+use neural_media::engine::{self, Cancel, Overlap, testing};
 use neural_media::face::{DetectorConfig, FaceDetector, detect};
 use neural_media::runtime::{ExecutionProvider, SessionOptions};
 use neural_media::tts::Voice;
@@ -37,7 +37,7 @@ fn detector(options: &SessionOptions) -> FaceDetector {
 }
 
 mod common;
-use common::{media_image, rgb_frame as frame};
+use common::{deterministic, media_image, rgb_frame as frame};
 
 fn image() -> image::RgbImage {
     media_image("multi_face.jpg")
@@ -139,6 +139,100 @@ fn overlapping_runs_give_the_results_of_a_run_alone() {
         "sessions bounded by the budget, not by the 5 handles: {stats:?}"
     );
     drop(keep);
+}
+
+/// Runs over a load's `Overlap::UpTo` limit never take a narrow session: runs lined up on the
+/// hold hook run one after another on the wide session. The same runs with the default policy
+/// do overlap (the control: the test would not see a limit that is ignored otherwise).
+#[test]
+fn runs_over_the_overlap_limit_take_turns_on_the_wide_session() {
+    let img = Arc::new(image());
+    let alone = boxes(&mut detector(&shared()), &img);
+    let lined_up = |overlap: Overlap| {
+        let keep = detector(&shared());
+        let hold = testing::hold_runs();
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let img = Arc::clone(&img);
+                std::thread::spawn(move || {
+                    let mut det = detector(&SessionOptions {
+                        overlap,
+                        ..shared()
+                    });
+                    (0..3).map(|_| boxes(&mut det, &img)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hold.wait_held(3);
+        drop(hold);
+        for worker in workers {
+            for result in worker.join().expect("worker") {
+                assert_close(&alone, &result, "run");
+            }
+        }
+        let sessions = engine::stats().sessions;
+        drop(keep);
+        assert_eq!(engine::stats().models, 0);
+        sessions
+    };
+    // A whole frame at detection size 640 has far more than 1000 input elements.
+    assert_eq!(
+        lined_up(Overlap::UpTo(1000)),
+        1,
+        "only the wide session: no run was small enough to overlap"
+    );
+    if engine::budget() >= 2 {
+        assert!(lined_up(Overlap::Allowed) >= 2, "the control overlaps");
+    }
+}
+
+/// Handles that differ only in their overlap policy share one model. A load for side-by-side
+/// runs (`Overlap::Always`, the TTS lookahead's) starts with one narrow session per core and no
+/// wide one; the first run of a handle that takes turns builds the wide session. Both kinds of
+/// session give the same audio.
+#[test]
+fn a_side_by_side_load_starts_narrow_and_builds_the_wide_session_when_needed() {
+    let path = assets::data_file(assets::DEFAULT_VOICE);
+    let budget = engine::budget() as u64;
+    let side_by_side = Voice::load(
+        &path,
+        None,
+        &SessionOptions {
+            overlap: Overlap::Always,
+            ..shared()
+        },
+    )
+    .unwrap_or_else(|e| panic!("voice must be provisioned (set-up script): {e}"));
+    let stats = engine::stats();
+    assert_eq!((stats.models, stats.sessions), (1, budget), "{stats:?}");
+    let mut turns = Voice::load(&path, None, &shared()).expect("loads");
+    let stats = engine::stats();
+    assert_eq!(
+        (stats.models, stats.sessions),
+        (1, budget),
+        "one model, and no wide session before a run needs it: {stats:?}"
+    );
+    let mut narrow = side_by_side.overlapping();
+    let config = deterministic(&narrow);
+    let a = narrow
+        .synthesize_ids(&HELLO_WORLD_IDS, &config)
+        .expect("narrow run");
+    assert_eq!(engine::stats().sessions, budget, "a narrow run");
+    let b = turns
+        .synthesize_ids(&HELLO_WORLD_IDS, &config)
+        .expect("wide run");
+    assert_eq!(
+        engine::stats().sessions,
+        budget + 1,
+        "the first run that takes turns builds the wide session"
+    );
+    assert_eq!(a.len(), b.len());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-3, "narrow and wide runs differ by {worst}");
 }
 
 /// A request queued or held in a run is cancelled from another thread: the run returns

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use ort::value::TensorRef;
 
-use super::{ACTIVE_WINDOW, BATCHED_REQUESTS, BATCHED_RUNS, Cancel, SharedModel, lock};
+use super::{ACTIVE_WINDOW, BATCHED_REQUESTS, BATCHED_RUNS, Cancel, Overlap, SharedModel, lock};
 use crate::error::{Error, Result};
 use crate::runtime::ExecutionProvider;
 
@@ -221,12 +221,13 @@ impl SharedModel {
         self: &Arc<Self>,
         cancel: &Cancel,
         policy: &BatchPolicy,
+        overlap: Overlap,
         input: RowsInput<'_>,
         outputs: &[&str],
     ) -> Result<RowsOutputs> {
         let max = policy.effective_max_batch(self.provider());
         if max <= 1 || !self.batchable() {
-            return self.run_alone(cancel, input, outputs);
+            return self.run_alone(cancel, overlap, input, outputs);
         }
         cancel.check()?;
         let key = BatchKey {
@@ -284,7 +285,7 @@ impl SharedModel {
             state = wait_until(state, Some(deadline));
         };
         drop(state);
-        self.lead(cancel, batch, &key)
+        self.lead(cancel, overlap, batch, &key)
     }
 
     /// Waits for the share of slot `(batch, index)`, or leaves when `cancel` fires.
@@ -308,7 +309,13 @@ impl SharedModel {
     }
 
     /// Runs a closed batch and hands out the shares; returns the leader's.
-    fn lead(&self, cancel: &Cancel, batch: OpenBatch, key: &BatchKey) -> Result<RowsOutputs> {
+    fn lead(
+        &self,
+        cancel: &Cancel,
+        overlap: Overlap,
+        batch: OpenBatch,
+        key: &BatchKey,
+    ) -> Result<RowsOutputs> {
         let total: usize = batch.rows.iter().sum();
         let mut shape = vec![total];
         shape.extend_from_slice(&key.row_shape);
@@ -323,7 +330,7 @@ impl SharedModel {
         let detached = Cancel::new();
         let run_cancel = if shared { &detached } else { cancel };
         let result = self
-            .run_alone(run_cancel, input, &outputs)
+            .run_alone(run_cancel, overlap, input, &outputs)
             .and_then(|all| all.split(&batch.rows));
         if shared {
             BATCHED_RUNS.fetch_add(1, Ordering::SeqCst);
@@ -351,12 +358,14 @@ impl SharedModel {
     fn run_alone(
         &self,
         cancel: &Cancel,
+        overlap: Overlap,
         input: RowsInput<'_>,
         outputs: &[&str],
     ) -> Result<RowsOutputs> {
         let tensor = TensorRef::from_array_view((input.shape.to_vec(), input.data))
             .map_err(Error::inference)?;
-        self.run(cancel, ort::inputs![input.name => tensor], |out| {
+        let fit = overlap.fit(Some(input.data.len()));
+        self.run(cancel, fit, ort::inputs![input.name => tensor], |out| {
             RowsOutputs::extract(out, outputs)
         })
     }

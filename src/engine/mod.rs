@@ -5,7 +5,8 @@
 //! # Shared instances
 //! [`crate::runtime::Model::load`] looks the model up in a process-wide registry keyed by the
 //! model file's identity (canonical path, device, inode, size and modification time), the
-//! requested execution provider, the session options and an optional instance name (the elements'
+//! requested execution provider, the session options (but for the overlap and batch policies,
+//! which belong to each handle) and an optional instance name (the elements'
 //! `model-instance` property). Every element that asks for the same key gets a handle to the same
 //! [`SharedModel`]; it is dropped with its last handle. An ONNX Runtime session runs one request at
 //! a time (`Session::run` takes `&mut self`), so a shared model keeps a small pool of sessions:
@@ -15,20 +16,40 @@
 //! * up to one **narrow** single-threaded session per core, for runs that overlap (several
 //!   streams: runs side by side beat one run after another on a shared pool; `faceexpression` on
 //!   2 cores, `benches/streams_bench.py`: 8 streams 70 fps with narrow runs, 31 fps with a
-//!   2-thread pool per element). Each session has its own arena, so a model whose activations
-//!   are large can do without narrow sessions (`SessionOptions::overlap = false`): its runs are
-//!   then all wide, one after another (the voices: 4 `neuraltts` with narrow sessions had 3.3×
-//!   the peak RSS of one, for about 1.13× the throughput).
+//!   2-thread pool per element).
 //!
-//! Sessions, arenas and weights therefore scale with the number of runs the cores can do at once
-//! (at most `1 + cores` sessions per model on the CPU), never with the number of elements.
-//! A model on an accelerator (CUDA/TensorRT) has one session that serialises its runs.
+//! Each session has its own arena, which keeps the size of the largest run the session ever had.
+//! Which runs of a load may take a narrow session is the load's [`Overlap`] policy, a property of
+//! the handle rather than of the model (loads that differ only in it share one model):
+//!
+//! * the voices take turns on the wide session (`Overlap::Never`): 4 `neuraltts` with narrow
+//!   sessions had 3.3× the peak RSS of one, for about 1.13× the throughput;
+//! * the face detector overlaps only runs of up to 4 face crops (`Overlap::UpTo`): a whole
+//!   640×352 frame grows a narrow session's arena by about 45 MB. On 2 cores, 8 streams in
+//!   `detection-mode=roi`: 315–323 MB peak RSS and 218–230 fps this way, 385–395 MB and 267 fps
+//!   with whole frames overlapping too. That is 8.7 MB per added stream beyond decoding, against
+//!   19.7 MB (`benches/streams_bench.py`), for a sixth less throughput at 8 streams;
+//! * the TTS lookahead's handles always run narrow, side by side (`Overlap::Always`). A model
+//!   first loaded that way starts with one narrow session per core, built in parallel, and builds
+//!   its wide session only when a run needs it: `neuralttssrc` on a text file then starts
+//!   speaking without building a wide session it would not use.
+//!
+//! Sessions are built when a run first needs them; the first one when the model is loaded (the
+//! kind the loading handle needs). Sessions, arenas and weights therefore scale with the number of
+//! runs the cores can do at once (at most `1 + cores` sessions per model on the CPU), never with
+//! the number of elements. A model on an accelerator (CUDA/TensorRT) has one session that
+//! serialises its runs.
+//!
+//! ONNX Runtime's memory patterns are off (see `crate::runtime`): it keeps one per input shape,
+//! and the inputs here change shape all the time.
 //!
 //! # Thread budget
 //! The budget is one token per core ([`budget`]; `NEURAL_MEDIA_THREADS` overrides it). A wide run
-//! takes every token, and starts only when all are free, no other run waits and no other element
-//! asked for a run in the last half second (one active stream); otherwise a run is narrow and takes
-//! one token. Runs of every shared model in the process draw from the same budget, so N elements never
+//! takes every token. A run that may overlap ([`Overlap::Allowed`], or a small one under
+//! [`Overlap::UpTo`]) is wide only when all tokens are free, no other run waits and no other
+//! element asked for a run in the last half second (one active stream); otherwise it is narrow and
+//! takes one token. A run that may not overlap waits for every token, and no run takes a token
+//! before it meanwhile; an [`Overlap::Always`] run takes one token. Runs of every shared model in the process draw from the same budget, so N elements never
 //! have more model threads running than there are cores. An element with `threads > 0` asks for a
 //! private instance instead: its own session with a pool of that size, outside the budget (as
 //! before the engine existed).
@@ -59,7 +80,7 @@ use std::time::{Duration, Instant};
 use ort::session::{RunOptions, Session, SessionInputs, SessionOutputs};
 
 use crate::error::{Error, Result};
-use crate::runtime::{ExecutionProvider, SessionOptions};
+use crate::runtime::{ExecutionProvider, Optimization, SessionOptions};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
@@ -86,6 +107,59 @@ pub fn budget() -> usize {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     });
     *BUDGET
+}
+
+/// Which runs of a load may take a narrow (single-threaded) session of the shared model and go
+/// side by side with other runs, rather than wait for the whole thread budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Overlap {
+    /// None: every run waits for the whole budget and takes the wide session, one after another.
+    Never,
+    /// Runs whose input has at most this many elements may overlap; larger ones take the whole
+    /// budget. A narrow session's arena keeps the size of the largest run it ever had, so this
+    /// bounds what the narrow sessions cost: whole frames at full resolution take turns on the
+    /// wide session while face crops overlap.
+    UpTo(usize),
+    /// Any run may: it takes the whole budget when it is alone, else one core.
+    #[default]
+    Allowed,
+    /// Every run takes one core on a narrow session, even alone: for handles whose runs are meant
+    /// to go side by side (the TTS lookahead). The model's first session is then a narrow one,
+    /// and its wide session is built only when another handle's run needs it.
+    Always,
+}
+
+impl Overlap {
+    /// This policy with runs of more than `elements` input elements kept off narrow sessions.
+    pub fn at_most(self, elements: usize) -> Overlap {
+        match self {
+            Overlap::Never => Overlap::Never,
+            Overlap::UpTo(n) => Overlap::UpTo(n.min(elements)),
+            Overlap::Allowed | Overlap::Always => Overlap::UpTo(elements),
+        }
+    }
+
+    /// The sessions a run whose input has `elements` elements (`None`: unknown) may take.
+    pub(crate) fn fit(self, elements: Option<usize>) -> Fit {
+        match (self, elements) {
+            (Overlap::Never, _) => Fit::Wide,
+            (Overlap::UpTo(limit), Some(n)) if n <= limit => Fit::Either,
+            (Overlap::UpTo(_), _) => Fit::Wide,
+            (Overlap::Allowed, _) => Fit::Either,
+            (Overlap::Always, _) => Fit::Narrow,
+        }
+    }
+}
+
+/// The sessions a run may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// The wide one, with the whole budget.
+    Wide,
+    /// The wide one when the run is alone, else a narrow one.
+    Either,
+    /// A narrow one.
+    Narrow,
 }
 
 /// A cancellation handle: one per element, shared by every model the element runs.
@@ -232,12 +306,8 @@ static SCHEDULER: LazyLock<Scheduler> = LazyLock::new(|| Scheduler {
 /// Tokens taken from the budget, given back on drop.
 struct Grant {
     tokens: usize,
-}
-
-impl Grant {
-    fn wide(&self) -> bool {
-        self.tokens == budget()
-    }
+    /// The run takes the wide session.
+    wide: bool,
 }
 
 impl Drop for Grant {
@@ -250,16 +320,17 @@ impl Drop for Grant {
 }
 
 impl Scheduler {
-    /// Every token when they are all free, nobody else waits and no other stream asked for a
-    /// run within [`ACTIVE_WINDOW`]; else one token. (Two streams that take turns with wide runs
-    /// would each wait for the other's whole run, and their own work between runs would compete
-    /// with the run's threads: narrow runs side by side do more.)
+    /// For [`Fit::Either`]: every token when they are all free, nobody else waits and no other
+    /// stream asked for a run within [`ACTIVE_WINDOW`]; else one token. (Two streams that take
+    /// turns with wide runs would each wait for the other's whole run, and their own work
+    /// between runs would compete with the run's threads: narrow runs side by side do more.)
     ///
-    /// `wide_only` (a model without narrow sessions) waits for every token, and while it waits
-    /// no run takes a token before it.
-    fn acquire(&self, cancel: &Cancel, wide_only: bool) -> Result<Grant> {
+    /// [`Fit::Wide`] waits for every token, and while it waits no run takes a token before it.
+    /// [`Fit::Narrow`] takes one token.
+    fn acquire(&self, cancel: &Cancel, fit: Fit) -> Result<Grant> {
         let cores = budget();
         let now = Instant::now();
+        let wide_only = fit == Fit::Wide;
         let mut state = lock(&self.state);
         state
             .recent
@@ -268,24 +339,31 @@ impl Scheduler {
         let alone = state.recent.len() == 1;
         state.waiting += 1;
         state.wide_waiting += usize::from(wide_only);
-        let tokens = loop {
+        let grant = loop {
             if cancel.is_cancelled() {
                 state.waiting -= 1;
                 state.wide_waiting -= usize::from(wide_only);
                 return Err(Error::Cancelled);
             }
-            if state.free == cores && (wide_only || (state.waiting == 1 && alone)) {
-                break cores;
+            let all_free = state.free == cores;
+            if all_free && (wide_only || (fit == Fit::Either && state.waiting == 1 && alone)) {
+                break Grant {
+                    tokens: cores,
+                    wide: true,
+                };
             }
             if state.free > 0 && !wide_only && state.wide_waiting == 0 {
-                break 1;
+                break Grant {
+                    tokens: 1,
+                    wide: false,
+                };
             }
             state = wait(state);
         };
-        state.free -= tokens;
+        state.free -= grant.tokens;
         state.waiting -= 1;
         state.wide_waiting -= usize::from(wide_only);
-        Ok(Grant { tokens })
+        Ok(grant)
     }
 
     fn wake_all(&self) {
@@ -359,7 +437,7 @@ pub(crate) struct ModelKey {
     modified: Option<std::time::SystemTime>,
     provider: ExecutionProvider,
     spinning: bool,
-    overlap: bool,
+    optimization: Optimization,
     instance: String,
 }
 
@@ -376,7 +454,7 @@ impl ModelKey {
             modified: meta.modified().ok(),
             provider: options.execution_provider,
             spinning: options.spinning,
-            overlap: options.overlap,
+            optimization: options.optimization,
             instance: options.instance.clone(),
         })
     }
@@ -405,20 +483,22 @@ impl Drop for CountedSession {
     }
 }
 
-/// Builds a single-threaded session for a budgeted model's overlapping runs.
-pub(crate) type NarrowBuilder = Box<dyn Fn() -> Result<Session> + Send + Sync>;
+/// Builds one more session of a budgeted model (wide or narrow).
+pub(crate) type SessionFactory = Box<dyn Fn() -> Result<Session> + Send + Sync>;
 
 /// One model, shared by every element that loaded it with the same key.
 pub(crate) struct SharedModel {
     /// The provider the sessions run on (never `Auto`).
     provider: ExecutionProvider,
-    /// The wide session (budgeted), or the only session (private or accelerated).
-    main: Mutex<CountedSession>,
+    /// The wide session (budgeted: built when a run first needs it), or the only session
+    /// (private or accelerated).
+    main: Mutex<Option<CountedSession>>,
+    build_main: Option<SessionFactory>,
     /// Runs draw from the budget: CPU, `threads = 0`.
     budgeted: bool,
     /// Idle narrow sessions.
     narrow: Mutex<Vec<CountedSession>>,
-    build_narrow: Option<NarrowBuilder>,
+    build_narrow: Option<SessionFactory>,
     /// Every input has a free first dimension: requests can be stacked into one batch.
     batchable: bool,
 }
@@ -439,24 +519,43 @@ impl SharedModel {
         SharedModel {
             provider,
             batchable: batchable(&session),
-            main: Mutex::new(CountedSession::new(session)),
+            main: Mutex::new(Some(CountedSession::new(session))),
+            build_main: None,
             budgeted: false,
             narrow: Mutex::new(Vec::new()),
             build_narrow: None,
         }
     }
 
-    /// A budgeted CPU model: `wide` uses every core; `narrow` builds single-threaded sessions
-    /// for overlapping runs (`None`: every run is wide, one after another).
-    pub(crate) fn budgeted(wide: Session, narrow: Option<NarrowBuilder>) -> SharedModel {
+    /// A budgeted CPU model whose first session is `first` (a narrow one when `first_narrow`,
+    /// else the wide one); `wide` and `narrow` build the others when runs first need them.
+    pub(crate) fn budgeted(
+        first: Session,
+        first_narrow: bool,
+        wide: SessionFactory,
+        narrow: SessionFactory,
+    ) -> SharedModel {
+        let batchable = batchable(&first);
+        let first = CountedSession::new(first);
+        let (main, idle) = if first_narrow {
+            (None, vec![first])
+        } else {
+            (Some(first), Vec::new())
+        };
         SharedModel {
             provider: ExecutionProvider::Cpu,
-            batchable: batchable(&wide),
-            main: Mutex::new(CountedSession::new(wide)),
+            batchable,
+            main: Mutex::new(main),
+            build_main: Some(wide),
             budgeted: true,
-            narrow: Mutex::new(Vec::new()),
-            build_narrow: narrow,
+            narrow: Mutex::new(idle),
+            build_narrow: Some(narrow),
         }
+    }
+
+    /// Adds idle narrow sessions built ahead of the runs.
+    pub(crate) fn add_idle(&self, sessions: Vec<Session>) {
+        lock(&self.narrow).extend(sessions.into_iter().map(CountedSession::new));
     }
 
     /// The shared model for `key`, or a new one from `build` (under the registry lock, so two
@@ -486,20 +585,30 @@ impl SharedModel {
         self.batchable
     }
 
-    /// Calls `f` with a session of this model (for its inputs and outputs).
-    pub(crate) fn inspect<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
-        f(lock(&self.main).session())
+    /// Calls `f` with a session of this model (for its inputs and outputs): the wide one, else
+    /// an idle narrow one.
+    pub(crate) fn inspect<R>(&self, f: impl FnOnce(&Session) -> R) -> Result<R> {
+        let main = lock(&self.main);
+        if let Some(session) = main.as_ref() {
+            return Ok(f(session.session()));
+        }
+        drop(main);
+        let session = self.take_narrow()?;
+        let result = f(session.session());
+        lock(&self.narrow).push(session);
+        Ok(result)
     }
 
     /// Runs the model on `inputs` and hands the outputs to `extract`, within the thread budget
-    /// and cancellable through `cancel`.
+    /// and cancellable through `cancel`. `fit`: the sessions the run may take.
     pub(crate) fn run<'i, 'v: 'i, const N: usize, R>(
         &self,
         cancel: &Cancel,
+        fit: Fit,
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
-        let result = self.run_scheduled(cancel, inputs, extract);
+        let result = self.run_scheduled(cancel, fit, inputs, extract);
         if matches!(result, Err(Error::Cancelled)) {
             CANCELLED.fetch_add(1, Ordering::SeqCst);
         }
@@ -509,17 +618,24 @@ impl SharedModel {
     fn run_scheduled<'i, 'v: 'i, const N: usize, R>(
         &self,
         cancel: &Cancel,
+        fit: Fit,
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
         cancel.check()?;
         SCHEDULER.hold_point(cancel)?;
         let grant = match self.budgeted {
-            true => Some(SCHEDULER.acquire(cancel, self.build_narrow.is_none())?),
+            true => Some(SCHEDULER.acquire(cancel, fit)?),
             false => None,
         };
-        if grant.as_ref().is_none_or(Grant::wide) {
-            let mut session = lock(&self.main);
+        if grant.as_ref().is_none_or(|grant| grant.wide) {
+            let mut main = lock(&self.main);
+            if main.is_none() {
+                *main = Some(self.build(self.build_main.as_ref(), "wide")?);
+            }
+            let session = main
+                .as_mut()
+                .ok_or_else(|| Error::inference("no wide session"))?;
             return run_session(&mut session.0, cancel, inputs, extract);
         }
         let mut session = self.take_narrow()?;
@@ -534,12 +650,14 @@ impl SharedModel {
         if let Some(session) = lock(&self.narrow).pop() {
             return Ok(session);
         }
-        let build = self
-            .build_narrow
-            .as_ref()
-            .ok_or_else(|| Error::inference("no narrow session builder"))?;
+        self.build(self.build_narrow.as_ref(), "narrow")
+    }
+
+    fn build(&self, factory: Option<&SessionFactory>, kind: &str) -> Result<CountedSession> {
+        let build =
+            factory.ok_or_else(|| Error::inference(format!("no {kind} session builder")))?;
         let session = CountedSession::new(build()?);
-        tracing::debug!("narrow session ready");
+        tracing::debug!("{kind} session ready");
         Ok(session)
     }
 }
@@ -573,31 +691,53 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn overlap_policies_choose_the_sessions_a_run_may_take() {
+        assert_eq!(Overlap::Never.fit(Some(1)), Fit::Wide);
+        assert_eq!(Overlap::UpTo(10).fit(Some(10)), Fit::Either);
+        assert_eq!(Overlap::UpTo(10).fit(Some(11)), Fit::Wide);
+        assert_eq!(Overlap::UpTo(10).fit(None), Fit::Wide);
+        assert_eq!(Overlap::Allowed.fit(None), Fit::Either);
+        assert_eq!(Overlap::Always.fit(Some(usize::MAX)), Fit::Narrow);
+        assert_eq!(Overlap::Allowed.at_most(5), Overlap::UpTo(5));
+        assert_eq!(Overlap::UpTo(3).at_most(5), Overlap::UpTo(3));
+        assert_eq!(Overlap::Never.at_most(5), Overlap::Never);
+    }
+
+    #[test]
+    fn an_always_narrow_request_takes_one_token_even_alone() {
+        let cancel = Cancel::new();
+        let grant = SCHEDULER.acquire(&cancel, Fit::Narrow).expect("granted");
+        assert_eq!((grant.tokens, grant.wide), (1, false));
+        drop(grant);
+        lock(&SCHEDULER.state).recent.clear();
+    }
+
+    #[test]
     fn a_cancelled_handle_fails_requests_until_reset() {
         let cancel = Cancel::new();
         assert!(cancel.check().is_ok());
         cancel.cancel();
         assert!(matches!(cancel.check(), Err(Error::Cancelled)));
         assert!(matches!(
-            SCHEDULER.acquire(&cancel, false),
+            SCHEDULER.acquire(&cancel, Fit::Either),
             Err(Error::Cancelled)
         ));
         cancel.reset();
-        assert!(SCHEDULER.acquire(&cancel, false).is_ok());
+        assert!(SCHEDULER.acquire(&cancel, Fit::Either).is_ok());
     }
 
     #[test]
     fn one_request_alone_is_wide_and_overlapping_ones_are_narrow() {
         let cancel = Cancel::new();
-        let first = SCHEDULER.acquire(&cancel, false).expect("granted");
+        let first = SCHEDULER.acquire(&cancel, Fit::Either).expect("granted");
         assert_eq!(first.tokens, budget());
         drop(first);
         if budget() >= 2 {
             // Another stream asked for a run just now: the next one is narrow even with every
             // token free.
             let other = Cancel::new();
-            drop(SCHEDULER.acquire(&other, false).expect("granted"));
-            let next = SCHEDULER.acquire(&cancel, false).expect("granted");
+            drop(SCHEDULER.acquire(&other, Fit::Either).expect("granted"));
+            let next = SCHEDULER.acquire(&cancel, Fit::Either).expect("granted");
             assert_eq!(next.tokens, 1);
             drop(next);
             lock(&SCHEDULER.state).recent.clear();
@@ -607,7 +747,7 @@ mod tests {
             let mut state = lock(&SCHEDULER.state);
             state.free -= 1;
             drop(state);
-            let narrow = SCHEDULER.acquire(&cancel, false).expect("granted");
+            let narrow = SCHEDULER.acquire(&cancel, Fit::Either).expect("granted");
             assert_eq!(narrow.tokens, 1);
             drop(narrow);
             lock(&SCHEDULER.state).free += 1;
@@ -619,11 +759,11 @@ mod tests {
     fn a_queued_request_is_cancelled_from_another_thread() {
         // Take every token, so that the request below has to queue.
         let blocker = Cancel::new();
-        let all = SCHEDULER.acquire(&blocker, false).expect("granted");
+        let all = SCHEDULER.acquire(&blocker, Fit::Either).expect("granted");
         let cancel = Cancel::new();
         let waiter = {
             let cancel = cancel.clone();
-            std::thread::spawn(move || SCHEDULER.acquire(&cancel, false).map(|g| g.tokens))
+            std::thread::spawn(move || SCHEDULER.acquire(&cancel, Fit::Either).map(|g| g.tokens))
         };
         // Ordering, not timing: wait until the request is queued.
         while lock(&SCHEDULER.state).waiting == 0 {

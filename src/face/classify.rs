@@ -232,7 +232,7 @@ impl ExpressionClassifier {
                 shape_of(session.inputs(), &descriptor.input.name),
                 shape_of(session.outputs(), &descriptor.output.name),
             )
-        });
+        })?;
         let mismatch = |what: String| {
             Error::model(
                 model_path,

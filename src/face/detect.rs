@@ -222,7 +222,7 @@ impl FaceDetector {
                 .iter()
                 .find(|o| o.name() == INPUT)
                 .and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()))
-        });
+        })?;
         match shape.as_deref() {
             Some([n, c, h, w]) if *c == 3 || *c < 0 => {
                 single = *n == 1;

@@ -12,8 +12,8 @@
 //!
 //! Only chunks of at most [`MAX_IDS`] ids run ahead: a session's arena grows to its longest
 //! input, and with one arena per overlapping session a long chunk would cost memory several
-//! times over (a 400-character chunk took about 1 GiB of arena). Longer chunks run alone, on the
-//! caller's own [`Voice`], after the chunks before them.
+//! times over (a 400-character chunk took about 1 GiB of arena). Longer chunks run alone with the
+//! whole budget, on the wide session, after the chunks before them.
 //!
 //! [`Lookahead::submit`] queues a chunk on the next worker, with a tag of the caller's (what it
 //! needs with the result, such as where the chunk's text came from); [`Lookahead::next`] waits
@@ -91,7 +91,7 @@ impl<T> Lookahead<T> {
         let workers = (0..workers.max(1))
             .map(|index| {
                 let current = Arc::clone(&generation);
-                let mut voice = voice.overlapping()?;
+                let mut voice = voice.overlapping();
                 let cancel = Cancel::new();
                 voice.set_cancel(&cancel);
                 let (jobs, queue) = mpsc::channel::<Job>();

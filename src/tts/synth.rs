@@ -8,7 +8,7 @@ use std::time::Instant;
 use ort::session::SessionInputValue;
 use ort::value::Tensor;
 
-use crate::engine::Cancel;
+use crate::engine::{Cancel, Overlap};
 use crate::error::{Error, Result};
 use crate::runtime::{ExecutionProvider, Model, SessionOptions};
 
@@ -83,7 +83,7 @@ pub struct Synthesizer {
 
 impl Synthesizer {
     /// Loads the model and checks its inputs (with `sid` when `num_speakers > 1`) and output.
-    /// [`crate::tts::Voice::load`] loads voices without overlapping runs (`options.overlap`).
+    /// [`crate::tts::Voice::load`] loads voices whose runs do not overlap (`options.overlap`).
     pub fn load(
         path: &Path,
         sample_rate: u32,
@@ -96,7 +96,7 @@ impl Synthesizer {
             inputs.push(SID);
         }
         model.require_io(&inputs, &[])?;
-        if model.inspect(|session| session.outputs().is_empty()) {
+        if model.inspect(|session| session.outputs().is_empty())? {
             return Err(Error::model(path, "the model has no output"));
         }
         let durations = model.require_io(&[], &[OUTPUT, DURATIONS]).is_ok();
@@ -118,6 +118,16 @@ impl Synthesizer {
     /// The execution provider in use.
     pub fn provider(&self) -> ExecutionProvider {
         self.model.provider()
+    }
+
+    /// Another handle on the same model, whose runs follow `overlap`.
+    pub fn with_overlap(&self, overlap: Overlap) -> Synthesizer {
+        Synthesizer {
+            model: self.model.with_overlap(overlap),
+            sample_rate: self.sample_rate,
+            num_speakers: self.num_speakers,
+            durations: self.durations,
+        }
     }
 
     /// Makes `cancel` cancel this voice's runs.
