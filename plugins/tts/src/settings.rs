@@ -5,6 +5,7 @@ use crate::ExecutionProvider;
 use crate::marks::{DEFAULT_SPEECH_MARKS, SpeechMarks};
 use gst::glib;
 use gst::prelude::*;
+use neural_media::engine::Overlap;
 use neural_media::runtime::SessionOptions;
 use neural_media::tts::{Chunking, Normalize, SynthesisConfig, Voice};
 
@@ -220,8 +221,9 @@ impl VoiceSettings {
         }
     }
 
-    /// Loads the voice these settings name.
-    pub fn load_voice(&self) -> Result<Voice, gst::ErrorMessage> {
+    /// Loads the voice these settings name, for runs that follow `overlap` (see
+    /// [`Voice::load`]; `Overlap::Allowed` is a voice's default: runs take turns).
+    pub fn load_voice(&self, overlap: Overlap) -> Result<Voice, gst::ErrorMessage> {
         let path = match &self.model {
             Some(m) if !m.is_empty() => std::path::PathBuf::from(m),
             _ => neural_media::assets::data_file(neural_media::assets::DEFAULT_VOICE),
@@ -230,6 +232,7 @@ impl VoiceSettings {
             execution_provider: self.execution_provider.into(),
             threads: self.threads as usize,
             instance: self.model_instance.clone(),
+            overlap,
             ..SessionOptions::default()
         };
         let voice =

@@ -52,7 +52,7 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use neural_media::engine::Cancel;
+use neural_media::engine::{Cancel, Overlap};
 use neural_media::tts::schedule;
 use neural_media::tts::ssml::SpokenMark;
 use neural_media::tts::text::{strip_markup, strip_tags};
@@ -770,7 +770,7 @@ impl ElementImpl for NeuralTts {
         match transition {
             gst::StateChange::ReadyToPaused => {
                 let settings = self.settings();
-                let mut voice = settings.voice.load_voice().map_err(|err| {
+                let mut voice = settings.voice.load_voice(Overlap::Allowed).map_err(|err| {
                     self.post_error_message(err);
                     gst::StateChangeError
                 })?;
