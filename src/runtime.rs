@@ -237,7 +237,8 @@ impl Model {
                 };
                 let narrow = factory(1);
                 // Side-by-side runs will want one narrow session per core: build them side by
-                // side now, while the cores are idle anyway.
+                // side now, while the cores are idle anyway (CPU sessions: should the first
+                // session land on an accelerator, they are dropped).
                 let extra = if first_narrow { wide - 1 } else { 0 };
                 let (first, others) = std::thread::scope(|scope| {
                     let others: Vec<_> = (0..extra).map(|_| scope.spawn(&narrow)).collect();
