@@ -245,7 +245,15 @@ impl Model {
                     let first = build_with_fallback(&env, path, &first);
                     let others: Vec<Session> = others
                         .into_iter()
-                        .filter_map(|handle| handle.join().ok()?.ok())
+                        .filter_map(|handle| match handle.join() {
+                            Ok(Ok(session)) => Some(session),
+                            // Built again, with its error reported, when a run needs it.
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "cannot build a narrow session ahead");
+                                None
+                            }
+                            Err(_) => None,
+                        })
                         .collect();
                     (first, others)
                 });
