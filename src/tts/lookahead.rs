@@ -15,14 +15,14 @@
 //! times over (a 400-character chunk took about 1 GiB of arena). Longer chunks run alone with the
 //! whole budget, on the wide session, after the chunks before them.
 //!
-//! [`Lookahead::submit`] queues a chunk on the next worker, with a tag of the caller's (what it
+//! [`Lookahead::submit`] queues a chunk for the first free worker, with a tag of the caller's (what it
 //! needs with the result, such as where the chunk's text came from); [`Lookahead::next`] waits
 //! for the oldest chunk's result. [`Lookahead::cancel`] terminates every worker's run (a flush or a stop);
 //! [`Lookahead::take_back`] returns the chunks whose results were not taken, so that nothing is
 //! lost when synthesis resumes.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -49,7 +49,6 @@ struct Job {
 }
 
 struct Worker {
-    jobs: Option<Sender<Job>>,
     cancel: Cancel,
     thread: Option<JoinHandle<()>>,
 }
@@ -62,9 +61,10 @@ struct InFlight<T> {
 
 /// Chunks synthesised ahead, side by side, and handed out in order.
 pub struct Lookahead<T = ()> {
+    /// One queue for every worker: the first that is free takes the next chunk.
+    jobs: Option<Sender<Job>>,
     workers: Vec<Worker>,
     generation: Arc<AtomicU64>,
-    next_worker: AtomicUsize,
     /// Locked only to add or take an entry, never while waiting for a result.
     in_flight: Mutex<VecDeque<InFlight<T>>>,
 }
@@ -88,17 +88,24 @@ impl<T> Lookahead<T> {
     /// `workers` threads, each with an overlapping handle on `voice` (at least one).
     pub fn new(voice: &Voice, workers: usize) -> Result<Lookahead<T>> {
         let generation = Arc::new(AtomicU64::new(0));
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
         let workers = (0..workers.max(1))
             .map(|index| {
                 let current = Arc::clone(&generation);
+                let queue = Arc::clone(&queue);
                 let mut voice = voice.overlapping();
                 let cancel = Cancel::new();
                 voice.set_cancel(&cancel);
-                let (jobs, queue) = mpsc::channel::<Job>();
                 let thread = std::thread::Builder::new()
                     .name(format!("tts-lookahead-{index}"))
                     .spawn(move || {
-                        for job in queue {
+                        loop {
+                            // The lock is held only while waiting for a job (not in a `while
+                            // let`, whose guard would live through the synthesis): free workers
+                            // queue for the next one.
+                            let job = lock(&queue).recv();
+                            let Ok(job) = job else { break };
                             if job.generation != current.load(Ordering::SeqCst) {
                                 continue;
                             }
@@ -111,23 +118,29 @@ impl<T> Lookahead<T> {
                         Error::inference(format!("cannot start a synthesis thread: {e}"))
                     })?;
                 Ok(Worker {
-                    jobs: Some(jobs),
                     cancel,
                     thread: Some(thread),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Lookahead {
+            jobs: Some(jobs),
             workers,
             generation,
-            next_worker: AtomicUsize::new(0),
             in_flight: Mutex::new(VecDeque::new()),
         })
     }
 
-    /// The number of worker threads: as many chunks as are worth having in flight.
+    /// The number of worker threads.
     pub fn workers(&self) -> usize {
         self.workers.len()
+    }
+
+    /// How many chunks are worth having in flight: two per worker. Results are taken in order,
+    /// so with one per worker a worker that finished a short chunk would wait, idle, until the
+    /// caller took the longer chunk before it (`benches/paragraph.txt`: 1.87 of 2 cores busy).
+    pub fn depth(&self) -> usize {
+        2 * self.workers.len()
     }
 
     /// Chunks submitted whose results were not taken yet.
@@ -135,10 +148,9 @@ impl<T> Lookahead<T> {
         lock(&self.in_flight).len()
     }
 
-    /// Queues `ids` for synthesis with `config` on the next worker; `tag` comes back with it.
+    /// Queues `ids` for synthesis with `config` by the first free worker; `tag` comes back with
+    /// it.
     pub fn submit(&self, ids: ChunkIds, tag: T, config: &SynthesisConfig) -> Result<()> {
-        let index = self.next_worker.fetch_add(1, Ordering::SeqCst) % self.workers.len();
-        let worker = &self.workers[index];
         let (reply, result) = mpsc::channel();
         let job = Job {
             generation: self.generation.load(Ordering::SeqCst),
@@ -146,8 +158,7 @@ impl<T> Lookahead<T> {
             config: *config,
             reply,
         };
-        worker
-            .jobs
+        self.jobs
             .as_ref()
             .ok_or_else(|| Error::inference("synthesis thread stopped"))?
             .send(job)
@@ -198,8 +209,8 @@ impl<T> Lookahead<T> {
 impl<T> Drop for Lookahead<T> {
     fn drop(&mut self) {
         self.cancel();
+        self.jobs = None;
         for worker in &mut self.workers {
-            worker.jobs = None;
             if let Some(thread) = worker.thread.take() {
                 let _ = thread.join();
             }

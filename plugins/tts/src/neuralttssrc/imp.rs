@@ -676,7 +676,7 @@ impl NeuralTtsSrc {
             }
         };
         let config = self.with_voice(|voice| settings.voice.synthesis_config(voice))?;
-        while lookahead.in_flight() < lookahead.workers() {
+        while lookahead.in_flight() < lookahead.depth() {
             let Some(chunk) = self.next_chunk(settings)? else {
                 break;
             };
