@@ -391,6 +391,50 @@ pub(crate) fn id_ranges(phonemes: &str, config: &VoiceConfig) -> Vec<(usize, usi
         .collect()
 }
 
+/// Where each id of a run starts, in samples, from the voice's durations (`frames`, one per id,
+/// as the model rounds them) and the `samples` the run produced: the hop length is derived per
+/// run, samples ÷ frames.
+pub(crate) struct IdTimes {
+    /// Frames before each id, and after the last one.
+    before: Vec<f64>,
+    hop: f64,
+    samples: usize,
+}
+
+impl IdTimes {
+    pub(crate) fn new(frames: &[f32], samples: usize) -> IdTimes {
+        let mut before = Vec::with_capacity(frames.len() + 1);
+        let mut total = 0f64;
+        before.push(0f64);
+        for f in frames {
+            total += f64::from(f.max(0.0));
+            before.push(total);
+        }
+        let hop = if total > 0.0 {
+            samples as f64 / total
+        } else {
+            0.0
+        };
+        IdTimes {
+            before,
+            hop,
+            samples,
+        }
+    }
+
+    /// Whether the durations add up to any time at all.
+    pub(crate) fn spoken(&self) -> bool {
+        self.before.last().is_some_and(|&total| total > 0.0)
+    }
+
+    /// The sample at which id `id` starts (`id` past the last: the end of the last id), at most
+    /// the run's length.
+    pub(crate) fn sample_at(&self, id: usize) -> usize {
+        let frames = self.before[id.min(self.before.len() - 1)];
+        ((frames * self.hop).round() as usize).min(self.samples)
+    }
+}
+
 /// Marks of one model run: `phonemes` (the chunk's, NFD) gave the ids whose `frames` (the
 /// voice's durations, one per id) produced `samples` samples. `words` are the phoneme words'
 /// sources ([`find_words`]; empty: no word marks); `text` is the chunk's text.
@@ -402,22 +446,11 @@ pub fn chunk_marks(
     samples: usize,
     config: &VoiceConfig,
 ) -> ChunkMarks {
-    // Frames before each id, rounded as the model rounds (Ceil), and the hop length.
-    let mut before = Vec::with_capacity(frames.len() + 1);
-    let mut total = 0f64;
-    before.push(0f64);
-    for f in frames {
-        total += f64::from(f.max(0.0));
-        before.push(total);
-    }
-    if total <= 0.0 {
+    let times = IdTimes::new(frames, samples);
+    if !times.spoken() {
         return ChunkMarks::default();
     }
-    let hop = samples as f64 / total;
-    let sample_at = |id: usize| -> usize {
-        let frames = before[id.min(frames.len())];
-        ((frames * hop).round() as usize).min(samples)
-    };
+    let sample_at = |id: usize| times.sample_at(id);
     let ranges = id_ranges(phonemes, config);
     let mut marks = ChunkMarks::default();
     let spoken = phoneme_words(phonemes);

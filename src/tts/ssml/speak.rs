@@ -6,6 +6,7 @@
 use super::{Prosody, Step};
 use crate::error::Result;
 use crate::tts::config::PAD;
+use crate::tts::marks::IdTimes;
 use crate::tts::text::CLAUSE_PUNCTUATION;
 use crate::tts::{Chunk, ChunkIds, Fit, Speech, SynthesisConfig, Voice};
 
@@ -237,15 +238,8 @@ impl Voice {
         }
         let sample_at: Box<dyn Fn(usize) -> usize> = match frames {
             Some(frames) if frames.len() == ids.len() => {
-                let mut before = Vec::with_capacity(frames.len() + 1);
-                let mut total = 0f64;
-                before.push(0f64);
-                for f in frames {
-                    total += f64::from(f.max(0.0));
-                    before.push(total);
-                }
-                let hop = if total > 0.0 { len as f64 / total } else { 0.0 };
-                Box::new(move |i: usize| ((before[i] * hop).round() as usize).min(len))
+                let times = IdTimes::new(frames, len);
+                Box::new(move |i: usize| times.sample_at(i))
             }
             _ => {
                 let n = ids.len().max(1);
