@@ -105,11 +105,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::hostile_cases())]
 
     #[test]
     fn hostile_text_never_panics_and_ids_stay_in_range(text in hostile_text()) {

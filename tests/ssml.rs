@@ -229,11 +229,7 @@ fn has_bare_words(input: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::hostile_cases())]
 
     #[test]
     fn hostile_ssml_never_panics_is_never_silent_and_ids_stay_in_range(input in hostile_ssml()) {

@@ -166,6 +166,15 @@ pub fn ids_oracle() -> IdsOracle {
     serde_json::from_str(include_str!("../data/tts_ids.json")).expect("tts_ids.json parses")
 }
 
+/// The hostile-input property tests' configuration: 64 cases, no failure files written.
+pub fn hostile_cases() -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Default::default()
+    }
+}
+
 /// Hostile input: up to 40 of `fragments` concatenated.
 pub fn fragment_mixtures(
     fragments: &'static [&'static str],
