@@ -95,6 +95,16 @@ macro_rules! define_execution_provider {
     };
 }
 
+/// Posts a `StreamError::Failed` error saying `what` on `element` and returns the flow error that
+/// stops the stream: what a streaming thread does when the core fails on its data.
+pub fn stream_failed(
+    element: &impl gst::prelude::IsA<gst::Element>,
+    what: impl std::fmt::Display,
+) -> gst::FlowError {
+    gst::element_error!(element, gst::StreamError::Failed, ("{what}"));
+    gst::FlowError::Error
+}
+
 /// Maps a core error raised while starting an element (loading models) to an error message:
 /// configuration and model problems are `OpenRead`/`Settings`, the rest `Failed`.
 pub fn start_error(err: &neural_media::Error) -> gst::ErrorMessage {

@@ -392,12 +392,7 @@ impl AnalyticsJson {
             objects,
         };
         let json = record.to_json().map_err(|e| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                ("JSON encoding failed: {e}")
-            );
-            gst::FlowError::Error
+            neural_media_gst::stream_failed(&*self.obj(), format_args!("JSON encoding failed: {e}"))
         })?;
         let mut warnings = Vec::new();
         if let Sink::Mqtt {

@@ -258,12 +258,10 @@ impl FaceExpression {
                 return Err(gst::FlowError::Flushing);
             }
             Err(e) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("face analysis failed: {e}")
-                );
-                return Err(gst::FlowError::Error);
+                return Err(neural_media_gst::stream_failed(
+                    &*self.obj(),
+                    format_args!("face analysis failed: {e}"),
+                ));
             }
         };
         let labels = annotator.labels().to_vec();

@@ -186,8 +186,7 @@ impl NeuralTts {
     /// Decodes a text buffer; `None` (after a warning) when it is not UTF-8.
     fn decode(&self, buffer: &gst::BufferRef) -> Result<Option<String>, gst::FlowError> {
         let map = buffer.map_readable().map_err(|_| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ("cannot read text buffer"));
-            gst::FlowError::Error
+            neural_media_gst::stream_failed(&*self.obj(), format_args!("cannot read text buffer"))
         })?;
         match std::str::from_utf8(&map) {
             Ok(raw) => Ok(Some(raw.to_owned())),
@@ -244,14 +243,10 @@ impl NeuralTts {
         match result {
             Ok(Some(speech)) => Ok(speech),
             Ok(None) | Err(neural_media::Error::Cancelled) => Err(gst::FlowError::Flushing),
-            Err(err) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("synthesis of {text:?} failed: {err}")
-                );
-                Err(gst::FlowError::Error)
-            }
+            Err(err) => Err(neural_media_gst::stream_failed(
+                &*self.obj(),
+                format_args!("synthesis of {text:?} failed: {err}"),
+            )),
         }
     }
 

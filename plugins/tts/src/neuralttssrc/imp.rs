@@ -640,12 +640,10 @@ impl NeuralTtsSrc {
                     self.with_state(|state| state.chunks.extend(sourced))?
                 }
                 Err(err) => {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Failed,
-                        ("phonemization failed: {err}")
-                    );
-                    return Err(gst::FlowError::Error);
+                    return Err(neural_media_gst::stream_failed(
+                        &*self.obj(),
+                        format_args!("phonemization failed: {err}"),
+                    ));
                 }
             }
         }
@@ -667,8 +665,7 @@ impl NeuralTtsSrc {
                 let lookahead = self
                     .with_voice(|voice| Lookahead::new(voice, workers))?
                     .map_err(|err| {
-                        gst::element_imp_error!(self, gst::StreamError::Failed, ("{err}"));
-                        gst::FlowError::Error
+                        neural_media_gst::stream_failed(&*self.obj(), format_args!("{err}"))
                     })?;
                 let lookahead = Arc::new(lookahead);
                 *self.lookahead.lock().unwrap() = Some(Arc::clone(&lookahead));
@@ -685,8 +682,10 @@ impl NeuralTtsSrc {
                 break;
             }
             if let Err(err) = lookahead.submit(chunk.ids, chunk.offsets, &config) {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ("{err}"));
-                return Err(gst::FlowError::Error);
+                return Err(neural_media_gst::stream_failed(
+                    &*self.obj(),
+                    format_args!("{err}"),
+                ));
             }
         }
         let Some((ids, offsets, result)) = lookahead.next() else {
@@ -733,12 +732,10 @@ impl NeuralTtsSrc {
                 return Err(gst::FlowError::Flushing);
             }
             Err(err) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("synthesis failed: {err}")
-                );
-                return Err(gst::FlowError::Error);
+                return Err(neural_media_gst::stream_failed(
+                    &*self.obj(),
+                    format_args!("synthesis failed: {err}"),
+                ));
             }
         };
         self.pace(settings.is_live)?;

@@ -56,12 +56,10 @@ impl NeuralTts {
             config.word_marks |= self.words.is_linked();
             config.chunking = Chunking::Clause;
             let plan = voice.plan(text, &config, &Espeak).map_err(|err| {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("front end failed on {text:?}: {err}")
-                );
-                gst::FlowError::Error
+                neural_media_gst::stream_failed(
+                    &*self.obj(),
+                    format_args!("front end failed on {text:?}: {err}"),
+                )
             })?;
             (plan, config)
         };
@@ -126,12 +124,10 @@ impl NeuralTts {
                 Ok(chunk) => chunk,
                 Err(neural_media::Error::Cancelled) => return Err(gst::FlowError::Flushing),
                 Err(err) => {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Failed,
-                        ("synthesis of {text:?} failed: {err}")
-                    );
-                    return Err(gst::FlowError::Error);
+                    return Err(neural_media_gst::stream_failed(
+                        &*self.obj(),
+                        format_args!("synthesis of {text:?} failed: {err}"),
+                    ));
                 }
             };
             infer += chunk.stats.infer_seconds;

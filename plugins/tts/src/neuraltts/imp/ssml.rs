@@ -49,14 +49,10 @@ impl NeuralTts {
         match result {
             Ok(Some(spoken)) => Ok((spoken.speech, spoken.marks)),
             Ok(None) | Err(neural_media::Error::Cancelled) => Err(gst::FlowError::Flushing),
-            Err(err) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("synthesis of SSML {document:?} failed: {err}")
-                );
-                Err(gst::FlowError::Error)
-            }
+            Err(err) => Err(neural_media_gst::stream_failed(
+                &*self.obj(),
+                format_args!("synthesis of SSML {document:?} failed: {err}"),
+            )),
         }
     }
 

@@ -50,12 +50,10 @@ impl NeuralTtsSrc {
             )
         })?;
         if let Err(err) = planned {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                ("phonemization failed: {err}")
-            );
-            return Err(gst::FlowError::Error);
+            return Err(neural_media_gst::stream_failed(
+                &*self.obj(),
+                format_args!("phonemization failed: {err}"),
+            ));
         }
         let fresh = self.with_state(|state| {
             state.steps.extend(steps);
