@@ -384,3 +384,43 @@ fn lookahead_keeps_the_order_and_the_audio() {
         "runs again after reset"
     );
 }
+
+/// espeak-ng, counting its calls.
+struct CountingEspeak(std::cell::Cell<usize>);
+
+impl neural_media::tts::Phonemizer for CountingEspeak {
+    fn phonemize(&self, voice: &str, text: &str) -> neural_media::Result<String> {
+        self.0.set(self.0.get() + 1);
+        Espeak.phonemize(voice, text)
+    }
+}
+
+/// Speech that has to be sped up is synthesised again from the same front end: however many
+/// attempts `synthesize_to_fit` makes, espeak-ng is asked what one pass of the front end asks.
+#[test]
+fn fitting_speech_runs_the_front_end_once() {
+    use neural_media::tts::Fit;
+    let mut voice = voice();
+    let config = deterministic(&voice);
+    let text = "The first sentence is here. And a second one follows it.";
+    let once = CountingEspeak(std::cell::Cell::new(0));
+    let natural = voice
+        .synthesize_speech(text, &config, &once, || true)
+        .expect("synthesis")
+        .expect("not stopped");
+    let fit = Fit {
+        samples: natural.voiced_len() * 4 / 5,
+        max_speedup: 1.5,
+    };
+    let fitted = CountingEspeak(std::cell::Cell::new(0));
+    let faster = voice
+        .synthesize_to_fit(text, &config, &fitted, fit, || true)
+        .expect("synthesis")
+        .expect("not stopped");
+    assert!(
+        faster.voiced_len() < natural.voiced_len(),
+        "synthesised again faster"
+    );
+    assert!(once.0.get() > 0);
+    assert_eq!(fitted.0.get(), once.0.get());
+}

@@ -626,18 +626,28 @@ impl Voice {
         phonemizer: &dyn Phonemizer,
         mut keep_going: impl FnMut() -> bool,
     ) -> Result<Option<Speech>> {
-        let silence =
-            (f64::from(config.sentence_silence) * f64::from(self.sample_rate())).round() as usize;
+        config.check()?;
+        let plan = self.plan(text, config, phonemizer)?;
+        self.speak_plan(&plan, config, &mut keep_going)
+    }
+
+    /// A [`Voice::plan`]'s chunks synthesised one after the other into one [`Speech`];
+    /// `Ok(None)` when `keep_going`, asked after each chunk, answers false.
+    fn speak_plan(
+        &mut self,
+        plan: &[PlannedChunk],
+        config: &SynthesisConfig,
+        keep_going: &mut impl FnMut() -> bool,
+    ) -> Result<Option<Speech>> {
+        let silence = self.silence_samples(config.sentence_silence);
         let mut speech = Speech::default();
-        let summary = self.synthesize(text, config, phonemizer, |chunk| {
-            speech.push(chunk, silence);
-            if keep_going() {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
+        for planned in plan {
+            speech.push(self.synthesize_planned(planned.clone(), config)?, silence);
+            if !keep_going() {
+                return Ok(None);
             }
-        })?;
-        Ok((!summary.stopped).then_some(speech))
+        }
+        Ok(Some(speech))
     }
 
     /// [`Voice::synthesize_speech`], made to last at most `fit.samples` up to its last word:
@@ -653,8 +663,10 @@ impl Voice {
         fit: Fit,
         mut keep_going: impl FnMut() -> bool,
     ) -> Result<Option<Speech>> {
-        let Some(mut speech) = self.synthesize_speech(text, config, phonemizer, &mut keep_going)?
-        else {
+        // The front end runs once: every attempt speaks the same plan, at another length scale.
+        config.check()?;
+        let plan = self.plan(text, config, phonemizer)?;
+        let Some(mut speech) = self.speak_plan(&plan, config, &mut keep_going)? else {
             return Ok(None);
         };
         let rate = f64::from(self.sample_rate());
@@ -673,9 +685,8 @@ impl Voice {
             );
             config.length_scale = (base_scale / speedup) as f32;
             let infer = speech.infer_seconds;
-            let Some(faster) =
-                self.synthesize_speech(text, &config, phonemizer, &mut keep_going)?
-            else {
+            config.check()?;
+            let Some(faster) = self.speak_plan(&plan, &config, &mut keep_going)? else {
                 return Ok(None);
             };
             speech = faster;
