@@ -315,7 +315,7 @@ impl Model {
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
-        let fit = self.overlap.fit(None);
+        let fit = self.overlap.fit();
         self.shared.run(&self.cancel, fit, inputs, extract)
     }
 

@@ -141,11 +141,12 @@ fn overlapping_runs_give_the_results_of_a_run_alone() {
     drop(keep);
 }
 
-/// Runs over a load's `Overlap::UpTo` limit never take a narrow session: runs lined up on the
-/// hold hook run one after another on the wide session. The same runs with the default policy
-/// do overlap (the control: the test would not see a limit that is ignored otherwise).
+/// The runs of a turn-taking load (`Overlap::Never`, the face detector's and the voices') never
+/// take a narrow session: runs lined up on the hold hook run one after another on the wide
+/// session. The same runs with the default policy do overlap (the control: the test would not
+/// see a policy that is ignored otherwise).
 #[test]
-fn runs_over_the_overlap_limit_take_turns_on_the_wide_session() {
+fn turn_taking_runs_stay_on_the_wide_session() {
     let img = Arc::new(image());
     let alone = boxes(&mut detector(&shared()), &img);
     let lined_up = |overlap: Overlap| {
@@ -175,11 +176,10 @@ fn runs_over_the_overlap_limit_take_turns_on_the_wide_session() {
         assert_eq!(engine::stats().models, 0);
         sessions
     };
-    // A whole frame at detection size 640 has far more than 1000 input elements.
     assert_eq!(
-        lined_up(Overlap::UpTo(1000)),
+        lined_up(Overlap::Never),
         1,
-        "only the wide session: no run was small enough to overlap"
+        "only the wide session: no run overlapped"
     );
     if engine::budget() >= 2 {
         assert!(lined_up(Overlap::Allowed) >= 2, "the control overlaps");

@@ -24,11 +24,15 @@
 //!
 //! * the voices take turns on the wide session (`Overlap::Never`): 4 `neuraltts` with narrow
 //!   sessions had 3.3× the peak RSS of one, for about 1.13× the throughput;
-//! * the face detector overlaps only runs of up to 4 face crops (`Overlap::UpTo`): a whole
-//!   640×352 frame grows a narrow session's arena by about 45 MB. On 2 cores, 8 streams in
-//!   `detection-mode=roi`: 315–323 MB peak RSS and 218–230 fps this way, 385–395 MB and 267 fps
-//!   with whole frames overlapping too. That is 8.7 MB per added stream beyond decoding, against
-//!   19.7 MB (`benches/streams_bench.py`), for a sixth less throughput at 8 streams;
+//! * the face detector takes turns too (`Overlap::Never`), whole frames and ROI crop batches
+//!   alike: a whole 640×352 frame grows a narrow session's arena by about 45 MB, and two narrow
+//!   sessions of crop batches cost about 40 MB. On 2 cores, `benches/streams_bench.py` worker runs in
+//!   `detection-mode=roi`, paired: 2 streams 196 MB at 148–155 fps this way against 236 MB at
+//!   134–153 fps with crop batches overlapping; 8 streams 278–281 MB at 169–176 fps against
+//!   320–322 MB at 159–185 fps. Overlapping whole frames too gave about a fifth more throughput
+//!   at 8 streams, for 385–395 MB (another machine);
+//! * the expression classifier's runs overlap (`Overlap::Allowed`): its inputs are a few small
+//!   face crops, and its narrow sessions stay small;
 //! * the TTS lookahead's handles always run narrow, side by side (`Overlap::Always`). A model
 //!   first loaded that way starts with one narrow session per core, built in parallel, and builds
 //!   its wide session only when a run needs it: `neuralttssrc` on a text file then starts
@@ -45,12 +49,12 @@
 //!
 //! # Thread budget
 //! The budget is one token per core ([`budget`]; `NEURAL_MEDIA_THREADS` overrides it). A wide run
-//! takes every token. A run that may overlap ([`Overlap::Allowed`], or a small one under
-//! [`Overlap::UpTo`]) is wide only when all tokens are free, no other run waits and no other
-//! element asked for a run in the last half second (one active stream); otherwise it is narrow and
-//! takes one token. A run that may not overlap waits for every token, and no run takes a token
-//! before it meanwhile; an [`Overlap::Always`] run takes one token. Runs of every shared model in the process draw from the same budget, so N elements never
-//! have more model threads running than there are cores. An element with `threads > 0` asks for a
+//! takes every token. A run that may overlap ([`Overlap::Allowed`]) is wide only when all tokens
+//! are free, no other run waits and no other element asked for a run in the last half second (one
+//! active stream); otherwise it is narrow and takes one token. A run that may not overlap waits
+//! for every token, and no run takes a token before it meanwhile; an [`Overlap::Always`] run takes
+//! one token. Runs of every shared model in the process draw from the same budget, so N elements
+//! never have more model threads running than there are cores. An element with `threads > 0` asks for a
 //! private instance instead: its own session with a pool of that size, outside the budget (as
 //! before the engine existed).
 //!
@@ -114,12 +118,9 @@ pub fn budget() -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Overlap {
     /// None: every run waits for the whole budget and takes the wide session, one after another.
+    /// A narrow session's arena keeps the size of the largest run it ever had, so models with
+    /// large activations (the voices, the face detector) take turns.
     Never,
-    /// Runs whose input has at most this many elements may overlap; larger ones take the whole
-    /// budget. A narrow session's arena keeps the size of the largest run it ever had, so this
-    /// bounds what the narrow sessions cost: whole frames at full resolution take turns on the
-    /// wide session while face crops overlap.
-    UpTo(usize),
     /// Any run may: it takes the whole budget when it is alone, else one core.
     #[default]
     Allowed,
@@ -130,23 +131,12 @@ pub enum Overlap {
 }
 
 impl Overlap {
-    /// This policy with runs of more than `elements` input elements kept off narrow sessions.
-    pub fn at_most(self, elements: usize) -> Overlap {
+    /// The sessions a run of this policy may take.
+    pub(crate) fn fit(self) -> Fit {
         match self {
-            Overlap::Never => Overlap::Never,
-            Overlap::UpTo(n) => Overlap::UpTo(n.min(elements)),
-            Overlap::Allowed | Overlap::Always => Overlap::UpTo(elements),
-        }
-    }
-
-    /// The sessions a run whose input has `elements` elements (`None`: unknown) may take.
-    pub(crate) fn fit(self, elements: Option<usize>) -> Fit {
-        match (self, elements) {
-            (Overlap::Never, _) => Fit::Wide,
-            (Overlap::UpTo(limit), Some(n)) if n <= limit => Fit::Either,
-            (Overlap::UpTo(_), _) => Fit::Wide,
-            (Overlap::Allowed, _) => Fit::Either,
-            (Overlap::Always, _) => Fit::Narrow,
+            Overlap::Never => Fit::Wide,
+            Overlap::Allowed => Fit::Either,
+            Overlap::Always => Fit::Narrow,
         }
     }
 }
@@ -692,15 +682,9 @@ mod tests {
 
     #[test]
     fn overlap_policies_choose_the_sessions_a_run_may_take() {
-        assert_eq!(Overlap::Never.fit(Some(1)), Fit::Wide);
-        assert_eq!(Overlap::UpTo(10).fit(Some(10)), Fit::Either);
-        assert_eq!(Overlap::UpTo(10).fit(Some(11)), Fit::Wide);
-        assert_eq!(Overlap::UpTo(10).fit(None), Fit::Wide);
-        assert_eq!(Overlap::Allowed.fit(None), Fit::Either);
-        assert_eq!(Overlap::Always.fit(Some(usize::MAX)), Fit::Narrow);
-        assert_eq!(Overlap::Allowed.at_most(5), Overlap::UpTo(5));
-        assert_eq!(Overlap::UpTo(3).at_most(5), Overlap::UpTo(3));
-        assert_eq!(Overlap::Never.at_most(5), Overlap::Never);
+        assert_eq!(Overlap::Never.fit(), Fit::Wide);
+        assert_eq!(Overlap::Allowed.fit(), Fit::Either);
+        assert_eq!(Overlap::Always.fit(), Fit::Narrow);
     }
 
     #[test]

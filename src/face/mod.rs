@@ -50,6 +50,7 @@ pub use geometry::BBox;
 pub use temporal::{ExpressionSmoother, HysteresisConfig, SequenceModel, Smoothing};
 pub use track::{Tracker, TrackerConfig};
 
+use crate::engine::Overlap;
 use crate::error::Result;
 use crate::runtime::SessionOptions;
 
@@ -96,10 +97,6 @@ impl BoxSource {
 
 /// Default [`AnnotatorConfig::full_scan_interval`].
 pub const DEFAULT_FULL_SCAN_INTERVAL: u32 = 10;
-
-/// The largest detector input (elements) that may run beside other runs on a narrow session of
-/// a shared detector: a batch of 4 ROI crops.
-pub const NARROW_DETECTOR_INPUT: usize = 4 * 3 * roi::CROP_INPUT * roi::CROP_INPUT;
 
 /// Everything the annotator does per frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,14 +307,14 @@ impl ExpressionAnnotator {
         options: &SessionOptions,
         config: AnnotatorConfig,
     ) -> Result<ExpressionAnnotator> {
-        // A narrow session's arena keeps the size of its largest run: a whole 640x352 frame
-        // costs each about 45 MB, a crop 1/14 of that. Whole frames take turns on the wide
-        // session, so that the narrow sessions of a shared detector stay small (8 streams: 20 MB
-        // less RSS per added stream; see `crate::engine`); crop batches overlap.
+        // A narrow session's arena keeps the size of its largest run (a whole 640x352 frame: about
+        // 45 MB). The detector's runs, whole frames and ROI crop batches alike, take turns on the
+        // wide session: the two narrow sessions of crop batches cost 40 MB from the second
+        // stream on, for no throughput measurable on 2 cores (see `crate::engine`).
         let detector = FaceDetector::load(
             detector,
             &SessionOptions {
-                overlap: options.overlap.at_most(NARROW_DETECTOR_INPUT),
+                overlap: Overlap::Never,
                 ..options.clone()
             },
         )?;
