@@ -26,11 +26,11 @@
 //!   sessions had 3.3× the peak RSS of one, for about 1.13× the throughput;
 //! * the face detector takes turns too (`Overlap::Never`), whole frames and ROI crop batches
 //!   alike: a whole 640×352 frame grows a narrow session's arena by about 45 MB, and two narrow
-//!   sessions of crop batches cost about 40 MB. On 2 cores, `benches/streams_bench.py` worker runs in
-//!   `detection-mode=roi`, paired: 2 streams 196 MB at 148–155 fps this way against 236 MB at
-//!   134–153 fps with crop batches overlapping; 8 streams 278–281 MB at 169–176 fps against
-//!   320–322 MB at 159–185 fps. Overlapping whole frames too gave about a fifth more throughput
-//!   at 8 streams, for 385–395 MB (another machine);
+//!   sessions of crop batches cost about 40 MB. On 2 cores, `benches/streams_bench.py` worker
+//!   runs in `detection-mode=roi`, paired: 2 streams 196 MB at 148–155 fps this way against
+//!   236 MB at 134–153 fps with crop batches overlapping; 8 streams 278–281 MB at 169–176 fps
+//!   against 320–322 MB at 159–185 fps. Overlapping whole frames too gave about a fifth more
+//!   throughput at 8 streams, for 385–395 MB (another machine);
 //! * the expression classifier's runs overlap (`Overlap::Allowed`): its inputs are a few small
 //!   face crops, and its narrow sessions stay small;
 //! * the TTS lookahead's handles always run narrow, side by side (`Overlap::Always`). A model
@@ -54,9 +54,9 @@
 //! active stream); otherwise it is narrow and takes one token. A run that may not overlap waits
 //! for every token, and no run takes a token before it meanwhile; an [`Overlap::Always`] run takes
 //! one token. Runs of every shared model in the process draw from the same budget, so N elements
-//! never have more model threads running than there are cores. An element with `threads > 0` asks for a
-//! private instance instead: its own session with a pool of that size, outside the budget (as
-//! before the engine existed).
+//! never have more model threads running than there are cores. An element with `threads > 0`
+//! asks for a private instance instead: its own session with a pool of that size, outside the
+//! budget (as before the engine existed).
 //!
 //! # Cancellation
 //! Each element owns a [`Cancel`]. [`Cancel::cancel`] (from `unlock()`, a flush start or a state
