@@ -315,8 +315,7 @@ impl Model {
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
-        let fit = self.overlap.fit();
-        self.shared.run(&self.cancel, fit, inputs, extract)
+        self.shared.run(&self.cancel, self.overlap, inputs, extract)
     }
 
     /// Runs the model on one block of rows and returns this request's rows of the named `f32`

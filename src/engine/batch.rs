@@ -364,8 +364,7 @@ impl SharedModel {
     ) -> Result<RowsOutputs> {
         let tensor = TensorRef::from_array_view((input.shape.to_vec(), input.data))
             .map_err(Error::inference)?;
-        let fit = overlap.fit();
-        self.run(cancel, fit, ort::inputs![input.name => tensor], |out| {
+        self.run(cancel, overlap, ort::inputs![input.name => tensor], |out| {
             RowsOutputs::extract(out, outputs)
         })
     }

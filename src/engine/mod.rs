@@ -130,28 +130,6 @@ pub enum Overlap {
     Always,
 }
 
-impl Overlap {
-    /// The sessions a run of this policy may take.
-    pub(crate) fn fit(self) -> Fit {
-        match self {
-            Overlap::Never => Fit::Wide,
-            Overlap::Allowed => Fit::Either,
-            Overlap::Always => Fit::Narrow,
-        }
-    }
-}
-
-/// The sessions a run may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fit {
-    /// The wide one, with the whole budget.
-    Wide,
-    /// The wide one when the run is alone, else a narrow one.
-    Either,
-    /// A narrow one.
-    Narrow,
-}
-
 /// A cancellation handle: one per element, shared by every model the element runs.
 #[derive(Clone, Default)]
 pub struct Cancel(Arc<CancelInner>);
@@ -310,17 +288,17 @@ impl Drop for Grant {
 }
 
 impl Scheduler {
-    /// For [`Fit::Either`]: every token when they are all free, nobody else waits and no other
+    /// For [`Overlap::Allowed`]: every token when they are all free, nobody else waits and no other
     /// stream asked for a run within [`ACTIVE_WINDOW`]; else one token. (Two streams that take
     /// turns with wide runs would each wait for the other's whole run, and their own work
     /// between runs would compete with the run's threads: narrow runs side by side do more.)
     ///
-    /// [`Fit::Wide`] waits for every token, and while it waits no run takes a token before it.
-    /// [`Fit::Narrow`] takes one token.
-    fn acquire(&self, cancel: &Cancel, fit: Fit) -> Result<Grant> {
+    /// [`Overlap::Never`] waits for every token, and while it waits no run takes a token before
+    /// it. [`Overlap::Always`] takes one token.
+    fn acquire(&self, cancel: &Cancel, overlap: Overlap) -> Result<Grant> {
         let cores = budget();
         let now = Instant::now();
-        let wide_only = fit == Fit::Wide;
+        let wide_only = overlap == Overlap::Never;
         let mut state = lock(&self.state);
         state
             .recent
@@ -336,7 +314,9 @@ impl Scheduler {
                 return Err(Error::Cancelled);
             }
             let all_free = state.free == cores;
-            if all_free && (wide_only || (fit == Fit::Either && state.waiting == 1 && alone)) {
+            if all_free
+                && (wide_only || (overlap == Overlap::Allowed && state.waiting == 1 && alone))
+            {
                 break Grant {
                     tokens: cores,
                     wide: true,
@@ -590,15 +570,15 @@ impl SharedModel {
     }
 
     /// Runs the model on `inputs` and hands the outputs to `extract`, within the thread budget
-    /// and cancellable through `cancel`. `fit`: the sessions the run may take.
+    /// and cancellable through `cancel`. `overlap`: the sessions the run may take.
     pub(crate) fn run<'i, 'v: 'i, const N: usize, R>(
         &self,
         cancel: &Cancel,
-        fit: Fit,
+        overlap: Overlap,
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
-        let result = self.run_scheduled(cancel, fit, inputs, extract);
+        let result = self.run_scheduled(cancel, overlap, inputs, extract);
         if matches!(result, Err(Error::Cancelled)) {
             CANCELLED.fetch_add(1, Ordering::SeqCst);
         }
@@ -608,14 +588,14 @@ impl SharedModel {
     fn run_scheduled<'i, 'v: 'i, const N: usize, R>(
         &self,
         cancel: &Cancel,
-        fit: Fit,
+        overlap: Overlap,
         inputs: impl Into<SessionInputs<'i, 'v, N>>,
         extract: impl FnOnce(&SessionOutputs<'_>) -> Result<R>,
     ) -> Result<R> {
         cancel.check()?;
         SCHEDULER.hold_point(cancel)?;
         let grant = match self.budgeted {
-            true => Some(SCHEDULER.acquire(cancel, fit)?),
+            true => Some(SCHEDULER.acquire(cancel, overlap)?),
             false => None,
         };
         if grant.as_ref().is_none_or(|grant| grant.wide) {
@@ -681,16 +661,11 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn overlap_policies_choose_the_sessions_a_run_may_take() {
-        assert_eq!(Overlap::Never.fit(), Fit::Wide);
-        assert_eq!(Overlap::Allowed.fit(), Fit::Either);
-        assert_eq!(Overlap::Always.fit(), Fit::Narrow);
-    }
-
-    #[test]
     fn an_always_narrow_request_takes_one_token_even_alone() {
         let cancel = Cancel::new();
-        let grant = SCHEDULER.acquire(&cancel, Fit::Narrow).expect("granted");
+        let grant = SCHEDULER
+            .acquire(&cancel, Overlap::Always)
+            .expect("granted");
         assert_eq!((grant.tokens, grant.wide), (1, false));
         drop(grant);
         lock(&SCHEDULER.state).recent.clear();
@@ -703,25 +678,33 @@ mod tests {
         cancel.cancel();
         assert!(matches!(cancel.check(), Err(Error::Cancelled)));
         assert!(matches!(
-            SCHEDULER.acquire(&cancel, Fit::Either),
+            SCHEDULER.acquire(&cancel, Overlap::Allowed),
             Err(Error::Cancelled)
         ));
         cancel.reset();
-        assert!(SCHEDULER.acquire(&cancel, Fit::Either).is_ok());
+        assert!(SCHEDULER.acquire(&cancel, Overlap::Allowed).is_ok());
     }
 
     #[test]
     fn one_request_alone_is_wide_and_overlapping_ones_are_narrow() {
         let cancel = Cancel::new();
-        let first = SCHEDULER.acquire(&cancel, Fit::Either).expect("granted");
+        let first = SCHEDULER
+            .acquire(&cancel, Overlap::Allowed)
+            .expect("granted");
         assert_eq!(first.tokens, budget());
         drop(first);
         if budget() >= 2 {
             // Another stream asked for a run just now: the next one is narrow even with every
             // token free.
             let other = Cancel::new();
-            drop(SCHEDULER.acquire(&other, Fit::Either).expect("granted"));
-            let next = SCHEDULER.acquire(&cancel, Fit::Either).expect("granted");
+            drop(
+                SCHEDULER
+                    .acquire(&other, Overlap::Allowed)
+                    .expect("granted"),
+            );
+            let next = SCHEDULER
+                .acquire(&cancel, Overlap::Allowed)
+                .expect("granted");
             assert_eq!(next.tokens, 1);
             drop(next);
             lock(&SCHEDULER.state).recent.clear();
@@ -731,7 +714,9 @@ mod tests {
             let mut state = lock(&SCHEDULER.state);
             state.free -= 1;
             drop(state);
-            let narrow = SCHEDULER.acquire(&cancel, Fit::Either).expect("granted");
+            let narrow = SCHEDULER
+                .acquire(&cancel, Overlap::Allowed)
+                .expect("granted");
             assert_eq!(narrow.tokens, 1);
             drop(narrow);
             lock(&SCHEDULER.state).free += 1;
@@ -743,11 +728,17 @@ mod tests {
     fn a_queued_request_is_cancelled_from_another_thread() {
         // Take every token, so that the request below has to queue.
         let blocker = Cancel::new();
-        let all = SCHEDULER.acquire(&blocker, Fit::Either).expect("granted");
+        let all = SCHEDULER
+            .acquire(&blocker, Overlap::Allowed)
+            .expect("granted");
         let cancel = Cancel::new();
         let waiter = {
             let cancel = cancel.clone();
-            std::thread::spawn(move || SCHEDULER.acquire(&cancel, Fit::Either).map(|g| g.tokens))
+            std::thread::spawn(move || {
+                SCHEDULER
+                    .acquire(&cancel, Overlap::Allowed)
+                    .map(|g| g.tokens)
+            })
         };
         // Ordering, not timing: wait until the request is queued.
         while lock(&SCHEDULER.state).waiting == 0 {
